@@ -1,0 +1,267 @@
+/**
+ * The zod schema of a POP3 service configuration. Parsing an input yields the
+ * canonical form (see types.ts); every rule of DESIGN.md's validation list is
+ * enforced here, with the path of the field at fault.
+ */
+import { z } from 'zod';
+import {
+  ANY_ADDRESS,
+  bindsOverlap,
+  canonicalBindAddress,
+  parseBindEntryText,
+  sortBinds,
+  splitBindText,
+  type BindEntry,
+} from './binds';
+import { parseAccessPattern } from './access';
+import { limitsSchema } from './limits';
+import { checkTlsMaterial } from './tls-material';
+import type { Bind, CanonicalConfig, TlsConfig } from './types';
+
+export const DEFAULT_PORT = 110;
+export const DEFAULT_SSL_PORT = 995;
+
+const portSchema = (fallback: number) =>
+  z
+    .number({ error: 'must be a port number' })
+    .int({ error: 'must be a whole port number' })
+    .min(1, { error: 'must be a port from 1 to 65535' })
+    .max(65535, { error: 'must be a port from 1 to 65535' })
+    .default(fallback);
+
+const bindObjectSchema = z.strictObject({
+  address: z
+    .string({ error: 'must be an IP address or "*"' })
+    .describe('an IPv4 or IPv6 address, or * for every address'),
+  port: z
+    .number({ error: 'must be a port number' })
+    .int({ error: 'must be a whole port number' })
+    .min(1, { error: 'must be a port from 1 to 65535' })
+    .max(65535, { error: 'must be a port from 1 to 65535' })
+    .optional(),
+});
+
+/**
+ * A bind list: the seed's text form (`"192.168.0.1 110, 192.168.0.3 115"`)
+ * or an array of entries, each an object `{address, port?}` or the text of one
+ * entry (`"[::1] 110"`). Produces entries with the address normalised and the
+ * port left open for the owner to fill in.
+ */
+const bindListSchema = z
+  .union([z.string(), z.array(z.union([z.string(), bindObjectSchema]))], {
+    error: 'must be text like "192.168.0.1 110, 192.168.0.2 110" or a list of {address, port}',
+  })
+  .transform((input, ctx): BindEntry[] => {
+    let entries: Array<BindEntry | undefined>;
+    if (typeof input === 'string') {
+      if (input.trim() === '') {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'is empty text; leave the field out to listen on every address, or give [] for no listener',
+        });
+        return [];
+      }
+      const { entries: parsed, problems } = splitBindText(input);
+      for (const problem of problems) {
+        ctx.addIssue({
+          code: 'custom',
+          path: problem.field ? [problem.index, problem.field] : [problem.index],
+          message: problem.message,
+        });
+      }
+      if (problems.length > 0) return [];
+      entries = parsed;
+    } else {
+      entries = input.map((item, index) => {
+        if (typeof item !== 'string') return item;
+        const parsed = parseBindEntryText(item.trim());
+        if ('message' in parsed) {
+          ctx.addIssue({
+            code: 'custom',
+            path: parsed.field ? [index, parsed.field] : [index],
+            message: parsed.message,
+          });
+          return undefined;
+        }
+        return parsed;
+      });
+    }
+    // Entries keep their input positions, so later checks (duplicates,
+    // conflicts) can name the entry the operator wrote.
+    const normalised: BindEntry[] = [];
+    let failed = entries.includes(undefined);
+    entries.forEach((entry, index) => {
+      if (entry === undefined) return;
+      const address = canonicalBindAddress(entry.address);
+      if (address === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'address'],
+          message: `"${entry.address}" is not an IP address or "*" (IPv6 may be bare or in brackets, e.g. [::1])`,
+        });
+        failed = true;
+      }
+      if (entry.port !== undefined && !(entry.port >= 1 && entry.port <= 65535)) {
+        ctx.addIssue({ code: 'custom', path: [index, 'port'], message: 'must be a port from 1 to 65535' });
+        failed = true;
+      }
+      if (address !== undefined)
+        normalised.push(entry.port === undefined ? { address } : { address, port: entry.port });
+    });
+    return failed ? [] : normalised;
+  });
+
+/** Permit or deny: a list of patterns, or the same as comma-separated text. */
+const accessListSchema = z
+  .union([z.string(), z.array(z.string({ error: 'must be a pattern such as 192.168.0.* or 10.0.0.0/8' }))], {
+    error: 'must be a list of patterns such as ["192.168.0.*", "10.0.0.0/8"]',
+  })
+  .transform((input, ctx): string[] => {
+    const patterns = typeof input === 'string' ? input.split(',').filter((p) => p.trim() !== '') : input;
+    const canonical = new Set<string>();
+    patterns.forEach((pattern, index) => {
+      const range = parseAccessPattern(pattern);
+      if ('message' in range) ctx.addIssue({ code: 'custom', path: [index], message: range.message });
+      else canonical.add(range.text);
+    });
+    return [...canonical].sort();
+  });
+
+const tlsSchema = z
+  .strictObject({
+    certFile: z.string().min(1).optional().describe('path of the PEM certificate (chain) on the daemon host'),
+    keyFile: z.string().min(1).optional().describe('path of the PEM private key on the daemon host'),
+    certPem: z.string().min(1).optional().describe('the PEM certificate (chain) inline'),
+    keyPem: z.string().min(1).optional().describe('the PEM private key inline (a secret)'),
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('lowest TLS version accepted'),
+  })
+  .transform((tls, ctx): TlsConfig => {
+    const files = tls.certFile !== undefined || tls.keyFile !== undefined;
+    const inline = tls.certPem !== undefined || tls.keyPem !== undefined;
+    if (files && inline) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'give the certificate either as files (certFile, keyFile) or inline (certPem, keyPem), not both',
+      });
+      return z.NEVER;
+    }
+    if (inline) {
+      for (const field of ['certPem', 'keyPem'] as const) {
+        if (tls[field] === undefined)
+          ctx.addIssue({ code: 'custom', path: [field], message: 'is required with the other inline PEM field' });
+      }
+      if (tls.certPem === undefined || tls.keyPem === undefined) return z.NEVER;
+      const problem = checkTlsMaterial(tls.certPem, tls.keyPem);
+      if (problem) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [problem.field === 'cert' ? 'certPem' : 'keyPem'],
+          message: problem.message,
+        });
+        return z.NEVER;
+      }
+      return { certPem: tls.certPem, keyPem: tls.keyPem, minVersion: tls.minVersion };
+    }
+    for (const field of ['certFile', 'keyFile'] as const) {
+      if (tls[field] === undefined)
+        ctx.addIssue({ code: 'custom', path: [field], message: 'is required (or give certPem and keyPem inline)' });
+    }
+    if (tls.certFile === undefined || tls.keyFile === undefined) return z.NEVER;
+    return { certFile: tls.certFile, keyFile: tls.keyFile, minVersion: tls.minVersion };
+  });
+
+const everyAddress = [{ address: ANY_ADDRESS }];
+
+export const configInputSchema = z.strictObject({
+  binds: bindListSchema.default(everyAddress).describe('plain POP3 listeners; default every address on `port`'),
+  port: portSchema(DEFAULT_PORT).describe('port of any bind that names none; default 110'),
+  ssl: z
+    .strictObject({
+      enabled: z
+        .boolean({ error: 'must be true or false' })
+        .default(false)
+        .describe('implicit-TLS (POP3S) listeners on or off'),
+      binds: bindListSchema.default(everyAddress).describe('POP3S listeners; default every address on `ssl.port`'),
+      port: portSchema(DEFAULT_SSL_PORT).describe('port of any SSL bind that names none; default 995'),
+    })
+    .prefault({}),
+  starttls: z
+    .boolean({ error: 'must be true or false' })
+    .default(false)
+    .describe('offer STLS (RFC 2595) on plain listeners'),
+  tls: tlsSchema.optional().describe('certificate and key, as files on the daemon host or inline PEM'),
+  permit: accessListSchema.default([]).describe('patterns admitted; empty admits everyone'),
+  deny: accessListSchema.default([]).describe('patterns refused; deny wins over permit'),
+  allowPlaintextAuth: z
+    .boolean({ error: 'must be true or false' })
+    .default(false)
+    .describe('allow USER/PASS and AUTH PLAIN without TLS from non-loopback peers'),
+  dropDeniedSessions: z
+    .boolean({ error: 'must be true or false' })
+    .default(false)
+    .describe('an apply that refuses an address also closes its open sessions'),
+  limits: limitsSchema.prefault({}),
+});
+
+/** The full schema: input in, canonical config out, cross-field rules checked. */
+export const configSchema = configInputSchema.transform((input, ctx): CanonicalConfig => {
+  const binds = input.binds.map((b) => ({ address: b.address, port: b.port ?? input.port }));
+  const sslBinds = input.ssl.binds.map((b) => ({ address: b.address, port: b.port ?? input.ssl.port }));
+
+  reportConflicts(binds, ['binds'], ctx);
+  reportConflicts(sslBinds, ['ssl', 'binds'], ctx);
+  if (input.ssl.enabled) {
+    for (const [index, sslBind] of sslBinds.entries()) {
+      const plain = binds.find((bind) => bindsOverlap(bind, sslBind));
+      if (plain) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ssl', 'binds', index],
+          message: `${describe(sslBind)} is also a plain bind (${describe(plain)}); one address and port can serve plain POP3 or POP3S, not both`,
+        });
+      }
+    }
+  }
+  if ((input.ssl.enabled || input.starttls) && input.tls === undefined) {
+    const wants = [input.ssl.enabled && 'ssl.enabled', input.starttls && 'starttls'].filter(Boolean).join(' and ');
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tls'],
+      message: `is required when ${wants} is true: give certFile and keyFile, or certPem and keyPem`,
+    });
+  }
+
+  const config: CanonicalConfig = {
+    binds: sortBinds(binds),
+    port: input.port,
+    ssl: { enabled: input.ssl.enabled, binds: sortBinds(sslBinds), port: input.ssl.port },
+    starttls: input.starttls,
+    permit: input.permit,
+    deny: input.deny,
+    allowPlaintextAuth: input.allowPlaintextAuth,
+    dropDeniedSessions: input.dropDeniedSessions,
+    limits: input.limits,
+  };
+  if (input.tls !== undefined) config.tls = input.tls;
+  return config;
+});
+
+function describe(bind: Bind): string {
+  return `"${bind.address.includes(':') ? `[${bind.address}]` : bind.address} ${bind.port}"`;
+}
+
+// Binds are still in input order here, so a path names the entry as written;
+// the message also quotes the bind, since the text form has no visible indices.
+function reportConflicts(binds: Bind[], path: Array<string | number>, ctx: z.RefinementCtx): void {
+  binds.forEach((bind, index) => {
+    const earlier = binds.slice(0, index).find((other) => bindsOverlap(other, bind));
+    if (earlier === undefined) return;
+    const message =
+      earlier.address === bind.address
+        ? `${describe(bind)} is listed twice`
+        : `${describe(bind)} cannot coexist with ${describe(earlier)}: both would listen on port ${bind.port} of the same address`;
+    ctx.addIssue({ code: 'custom', path: [...path, index], message });
+  });
+}
+
+export type ConfigInput = z.input<typeof configInputSchema>;
