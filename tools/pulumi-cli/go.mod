@@ -1,6 +1,8 @@
-// Builds the real `pulumi` CLI and its Node.js language host from the Go
-// module proxy: the CLI cannot be downloaded on our machines. Versions match
-// the @pulumi/pulumi npm package pinned in provider/package.json.
+// Builds the real `pulumi` CLI from the Go module proxy: the CLI cannot be
+// downloaded on our machines. scripts/ensure-pulumi.sh builds and caches it.
+// The version matches the @pulumi/pulumi npm package pinned in
+// provider/package.json. The Node.js language host is a separate module,
+// ../pulumi-language-nodejs, because it needs an older sdk/v3.
 module pop3-iac/tools/pulumi-cli
 
 go 1.25.11

@@ -1,3 +1,27 @@
+// Builds `pulumi-language-nodejs`, the Node.js language host that the pulumi
+// CLI (../pulumi-cli) starts to run a TypeScript program. scripts/ensure-pulumi.sh
+// builds and caches it.
+//
+// Why sdk/v3 v3.68.0 and not the CLI's version: in later releases the host is
+// its own module, github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3,
+// which our Go proxy does not serve (403). Up to v3.68.0 it is a package inside
+// sdk/v3, which the proxy does serve; v3.68.0 is the newest such version.
+//
+// Verified with CLI v3.248.0 and @pulumi/pulumi 3.248.0: preview, up, refresh,
+// destroy, dynamic providers, config and secrets, `pulumi about`/`install`.
+// It works because the host only spawns `node @pulumi/pulumi/cmd/run` and
+// forwards the resource monitor's gRPC calls, and the CLI falls back to older
+// RPCs (GetRequiredPlugins) when newer ones are unimplemented. Differences from
+// a current host:
+//   - Pulumi.yaml runtime options (typescript, nodeargs, tsconfig,
+//     packagemanager) are ignored: the current CLI sends them inside the Run
+//     request, this host only reads command-line flags the CLI no longer
+//     passes. TypeScript via ts-node is always on. Use the environment instead
+//     (PULUMI_NODEJS_TSCONFIG_PATH, NODE_OPTIONS); the host passes it through.
+//   - Its monitor proxy predates newer ResourceMonitor RPCs, so resource hooks
+//     and stack transforms fail with UNIMPLEMENTED. Unused by this project.
+//   - pulumi.getRootDirectory() returns the SDK's placeholder "rootDirectory"
+//     (the host does not pass --root-directory); use process.cwd() instead.
 module pop3-iac/tools/pulumi-language-nodejs
 
 go 1.25.11
