@@ -203,8 +203,26 @@ export const configInputSchema = z.strictObject({
   limits: limitsSchema.prefault({}),
 });
 
+/**
+ * TLS is needed by SSL or STARTTLS. Checked even when other fields are
+ * invalid (`when`), so an operator sees every problem in one pass; the
+ * payload may then be malformed, hence the defensive reads.
+ */
+function requireTlsWhenUsed(input: unknown, ctx: z.RefinementCtx): void {
+  const value = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const ssl = (typeof value.ssl === 'object' && value.ssl !== null ? value.ssl : {}) as Record<string, unknown>;
+  const wants = [ssl.enabled === true && 'ssl.enabled', value.starttls === true && 'starttls'].filter(Boolean);
+  if (wants.length > 0 && value.tls === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tls'],
+      message: `is required when ${wants.join(' and ')} is true: give certFile and keyFile, or certPem and keyPem`,
+    });
+  }
+}
+
 /** The full schema: input in, canonical config out, cross-field rules checked. */
-export const configSchema = configInputSchema.transform((input, ctx): CanonicalConfig => {
+export const configSchema = configInputSchema.superRefine(requireTlsWhenUsed, { when: () => true }).transform((input, ctx): CanonicalConfig => {
   const binds = input.binds.map((b) => ({ address: b.address, port: b.port ?? input.port }));
   const sslBinds = input.ssl.binds.map((b) => ({ address: b.address, port: b.port ?? input.ssl.port }));
 
@@ -222,15 +240,6 @@ export const configSchema = configInputSchema.transform((input, ctx): CanonicalC
       }
     }
   }
-  if ((input.ssl.enabled || input.starttls) && input.tls === undefined) {
-    const wants = [input.ssl.enabled && 'ssl.enabled', input.starttls && 'starttls'].filter(Boolean).join(' and ');
-    ctx.addIssue({
-      code: 'custom',
-      path: ['tls'],
-      message: `is required when ${wants} is true: give certFile and keyFile, or certPem and keyPem`,
-    });
-  }
-
   const config: CanonicalConfig = {
     binds: sortBinds(binds),
     port: input.port,
