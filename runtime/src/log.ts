@@ -1,0 +1,134 @@
+/**
+ * Structured logging: one JSON object per line, `{"ts","level","event",...fields}`.
+ *
+ * Rule: a log line never carries a password, a SASL/AUTH payload or message
+ * content. Callers are expected not to pass them; as a second line of defence
+ * any field whose name says it holds such a value is replaced by "[redacted]"
+ * (see REDACTED_KEYS), at any depth.
+ */
+
+export type LogLevel = 'info' | 'warn' | 'error';
+export type LogFields = Readonly<Record<string, unknown>>;
+
+export interface Logger {
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+  /** A logger that adds `fields` to every line it writes (its own fields win over the parent's). */
+  child(fields: LogFields): Logger;
+}
+
+/** Anything with a `write(string)`: process.stdout, a file stream, a test's collector. */
+export interface LogStream {
+  write(line: string): unknown;
+}
+
+/**
+ * Field names (compared lower-cased, without `_` and `-`) whose values are
+ * never written: credentials, SASL payloads, message content, key material.
+ */
+const REDACTED_KEYS: ReadonlySet<string> = new Set([
+  'password',
+  'pass',
+  'passwd',
+  'secret',
+  'credentials',
+  'payload',
+  'authpayload',
+  'initialresponse',
+  'saslresponse',
+  'content',
+  'body',
+  'message',
+  'keypem',
+  'privatekey',
+  'key',
+  'token',
+]);
+
+/** Depth beyond which nested values are summarised instead of walked. */
+const MAX_DEPTH = 4;
+
+function normaliseKey(key: string): string {
+  return key.toLowerCase().replace(/[-_]/g, '');
+}
+
+function sanitise(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'bigint') return value.toString();
+    return value;
+  }
+  if (value instanceof Error) {
+    const out: Record<string, unknown> = { name: value.name, msg: value.message };
+    const code = (value as { code?: unknown }).code;
+    if (typeof code === 'string' || typeof code === 'number') out.code = code;
+    return out;
+  }
+  if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return `[${value.byteLength} bytes]`;
+  if (depth >= MAX_DEPTH) return '[nested]';
+  if (Array.isArray(value)) return value.map((v) => sanitise(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = REDACTED_KEYS.has(normaliseKey(k)) ? '[redacted]' : sanitise(v, depth + 1);
+  }
+  return out;
+}
+
+class JsonLogger implements Logger {
+  constructor(
+    private readonly stream: LogStream,
+    private readonly base: LogFields,
+  ) {}
+
+  info(event: string, fields?: LogFields): void {
+    this.write('info', event, fields);
+  }
+
+  warn(event: string, fields?: LogFields): void {
+    this.write('warn', event, fields);
+  }
+
+  error(event: string, fields?: LogFields): void {
+    this.write('error', event, fields);
+  }
+
+  child(fields: LogFields): Logger {
+    return new JsonLogger(this.stream, { ...this.base, ...fields });
+  }
+
+  private write(level: LogLevel, event: string, fields: LogFields | undefined): void {
+    const record: Record<string, unknown> = { ts: new Date().toISOString(), level, event };
+    for (const src of fields === undefined ? [this.base] : [this.base, fields]) {
+      for (const [k, v] of Object.entries(src)) {
+        if (k === 'ts' || k === 'level' || k === 'event') continue;
+        record[k] = REDACTED_KEYS.has(normaliseKey(k)) ? '[redacted]' : sanitise(v, 1);
+      }
+    }
+    let line: string;
+    try {
+      line = JSON.stringify(record);
+    } catch {
+      line = JSON.stringify({ ts: record.ts, level, event, logError: 'unserialisable fields' });
+    }
+    try {
+      this.stream.write(line + '\n');
+    } catch {
+      // A broken log stream must not take a session (or the process) down with it.
+    }
+  }
+}
+
+/** A logger writing JSON lines to `stream` (default: standard output). */
+export function createLogger(stream: LogStream = process.stdout, fields: LogFields = {}): Logger {
+  return new JsonLogger(stream, fields);
+}
+
+/** A logger that drops everything (tests, tools). */
+export const nullLogger: Logger = {
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return nullLogger;
+  },
+};

@@ -1,0 +1,55 @@
+/**
+ * Failures of the mail store. Each has a stable `code` and the RFC 2449 /
+ * RFC 3206 response code the session answers with (`respCode`).
+ */
+
+export type MailStoreErrorCode =
+  'MAILBOX_IN_USE' | 'MAILBOX_UNAVAILABLE' | 'MAILBOX_INVALID_USER' | 'MESSAGE_UNAVAILABLE';
+
+/** The POP3 response code (RFC 2449 section 8, RFC 3206) for a failure. */
+export type RespCode = 'IN-USE' | 'SYS/TEMP' | 'SYS/PERM';
+
+export abstract class MailStoreError extends Error {
+  abstract readonly code: MailStoreErrorCode;
+  abstract readonly respCode: RespCode;
+}
+
+/** Another session holds the mailbox. */
+export class MailboxInUseError extends MailStoreError {
+  readonly code = 'MAILBOX_IN_USE';
+  readonly respCode = 'IN-USE';
+  constructor(user: string) {
+    super(`mailbox of ${JSON.stringify(user)} is in use by another session`);
+    this.name = 'MailboxInUseError';
+  }
+}
+
+/** The mailbox could not be opened or scanned (I/O trouble, missing root): try again later. */
+export class MailboxUnavailableError extends MailStoreError {
+  readonly code = 'MAILBOX_UNAVAILABLE';
+  readonly respCode = 'SYS/TEMP';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MailboxUnavailableError';
+  }
+}
+
+/** The user name cannot name a mailbox directory (`/`, `..`, NUL...): retrying will not help. */
+export class InvalidMailboxUserError extends MailStoreError {
+  readonly code = 'MAILBOX_INVALID_USER';
+  readonly respCode = 'SYS/PERM';
+  constructor(user: string) {
+    super(`user name ${JSON.stringify(user)} cannot name a mailbox`);
+    this.name = 'InvalidMailboxUserError';
+  }
+}
+
+/** One message file could not be read (removed behind our back, I/O error) before anything was sent. */
+export class MessageUnavailableError extends MailStoreError {
+  readonly code = 'MESSAGE_UNAVAILABLE';
+  readonly respCode = 'SYS/TEMP';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MessageUnavailableError';
+  }
+}
