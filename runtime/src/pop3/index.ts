@@ -1,0 +1,9 @@
+export {
+  Pop3Session,
+  type SessionSettings,
+  type SessionEnvironment,
+  type SessionInfo,
+  type SessionState,
+} from './session.js';
+export { LineReader, LINE_TOO_LONG, type LineItem } from './line-reader.js';
+export { decodePlainResponse, type PlainDecodeResult } from './sasl-plain.js';

@@ -1,0 +1,1016 @@
+/**
+ * One POP3 connection, from greeting to close: RFC 1939 (POP3), RFC 2449
+ * (CAPA, PIPELINING, response codes), RFC 2595 (STLS), RFC 5034 with RFC 4616
+ * (AUTH PLAIN), RFC 3206 (SYS and AUTH response codes).
+ *
+ * Every command goes through one table (COMMANDS): the only place where the
+ * state a command is valid in and its number of arguments are enforced.
+ * Replies go out strictly in command order: commands are executed one at a
+ * time; while one is asynchronous (login, a message being streamed, QUIT's
+ * deletions, STLS) the socket is paused and later commands wait.
+ */
+import { EventEmitter } from 'node:events';
+import type * as net from 'node:net';
+import * as tls from 'node:tls';
+import { isLoopback, type Limits } from '@pop3-iac/schema';
+import type { Logger } from '../log.js';
+import {
+  type Mailbox,
+  type MailStore,
+  MailStoreError,
+  MessageUnavailableError,
+  type MessageSink,
+} from '../maildir/index.js';
+import type { LoginThrottle, UserDatabase } from '../users/index.js';
+import { LINE_TOO_LONG, type LineItem, LineReader } from './line-reader.js';
+import { decodePlainResponse } from './sasl-plain.js';
+
+export interface SessionSettings {
+  /** Offer STLS (RFC 2595) on this plain connection. */
+  starttls: boolean;
+  /** Allow USER/PASS and AUTH PLAIN unencrypted from a non-loopback peer. */
+  allowPlaintextAuth: boolean;
+  limits: Limits;
+}
+
+export interface SessionEnvironment {
+  /** Read afresh whenever the session needs a setting (an apply may change them). */
+  settings(): SessionSettings;
+  /** For STLS; undefined means STLS is not offered even when `starttls` is on. */
+  secureContext(): tls.SecureContext | undefined;
+  mailstore: MailStore;
+  users: UserDatabase;
+  loginThrottle: LoginThrottle;
+  log: Logger;
+  /** Named in the greeting. */
+  hostname: string;
+}
+
+export interface SessionInfo {
+  peerAddress: string;
+  /** The socket is a TLSSocket whose handshake is done (POP3S, RFC 8314). */
+  implicitTls: boolean;
+  /** The listener's name, for logs. */
+  listener: string;
+}
+
+export type SessionState = 'AUTHORIZATION' | 'TRANSACTION' | 'UPDATE' | 'CLOSED';
+
+/** How long a closing connection may take to flush its last reply before it is destroyed. 10 s. */
+const CLOSE_TIMEOUT_MS = 10 * 1000;
+/** Longest delay a Node.js timer takes (about 24.8 days); longer idle limits are cut to it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Longest host name put in the greeting, in characters. */
+const MAX_GREETING_HOST = 200;
+/** Longest user name put in a log line, in characters. */
+const MAX_LOGGED_USER = 256;
+
+const PLAINTEXT_REFUSED =
+  '-ERR [AUTH] Plaintext authentication disallowed on non-secure connection; use STLS or port 995';
+const AUTH_FAILED = '-ERR [AUTH] Authentication failed';
+
+/** The states a command can be valid in (UPDATE and CLOSED accept none). */
+type CommandState = 'AUTHORIZATION' | 'TRANSACTION';
+
+interface Command {
+  states: readonly CommandState[];
+  minArgs: number;
+  maxArgs: number;
+  /**
+   * The argument is the rest of the line after one space, taken verbatim:
+   * RFC 1939 section 7 (PASS): "Since the PASS command has exactly one
+   * argument, a POP3 server may treat spaces in the argument as part of the
+   * password, instead of as argument separators." Octets above 0x7F are
+   * allowed there (UTF-8 passwords); control characters are not.
+   */
+  restOfLine?: boolean;
+  run(session: Pop3Session, args: readonly string[]): void | Promise<void>;
+}
+
+const AUTH_ONLY: readonly CommandState[] = ['AUTHORIZATION'];
+const TRANSACTION_ONLY: readonly CommandState[] = ['TRANSACTION'];
+const BOTH: readonly CommandState[] = ['AUTHORIZATION', 'TRANSACTION'];
+
+let nextSessionId = 1;
+
+/**
+ * Writes a message into the socket for RETR/TOP: the "+OK" line goes out with
+ * the first chunk (so a message that cannot be opened still gets a clean
+ * -ERR), every chunk counts as activity for the idle timer, and a full socket
+ * buffer is uncorked so that 'drain' can come.
+ */
+class MessageWriter implements MessageSink {
+  constructor(
+    private readonly session: Pop3Session,
+    private readonly socket: net.Socket,
+    public prefix: string | null,
+  ) {}
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  write(chunk: Buffer): boolean {
+    this.session.touch();
+    if (this.prefix !== null) {
+      this.socket.write(this.prefix);
+      this.prefix = null;
+    }
+    const ok = this.socket.write(chunk);
+    if (!ok) uncorkAll(this.socket);
+    return ok;
+  }
+
+  once(event: 'drain' | 'close' | 'error', listener: (...args: unknown[]) => void): this {
+    this.socket.once(event, listener);
+    return this;
+  }
+
+  removeListener(event: 'drain' | 'close' | 'error', listener: (...args: unknown[]) => void): this {
+    this.socket.removeListener(event, listener);
+    return this;
+  }
+}
+
+function uncorkAll(socket: net.Socket): void {
+  while (socket.writableCorked > 0) socket.uncork();
+}
+
+/** Message numbers and TOP line counts: decimal digits only. */
+const NUMBER_RE = /^[0-9]{1,10}$/;
+
+export class Pop3Session extends EventEmitter {
+  private static readonly COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
+    ['CAPA', { states: BOTH, minArgs: 0, maxArgs: 0, run: (s) => s.cmdCapa() }],
+    ['QUIT', { states: BOTH, minArgs: 0, maxArgs: 0, run: (s) => s.cmdQuit() }],
+    ['USER', { states: AUTH_ONLY, minArgs: 1, maxArgs: 1, run: (s, a) => s.cmdUser(a[0]!) }],
+    ['PASS', { states: AUTH_ONLY, minArgs: 1, maxArgs: 1, restOfLine: true, run: (s, a) => s.cmdPass(a[0]!) }],
+    ['AUTH', { states: AUTH_ONLY, minArgs: 0, maxArgs: 2, run: (s, a) => s.cmdAuth(a) }],
+    ['STLS', { states: AUTH_ONLY, minArgs: 0, maxArgs: 0, run: (s) => s.cmdStls() }],
+    ['STAT', { states: TRANSACTION_ONLY, minArgs: 0, maxArgs: 0, run: (s) => s.cmdStat() }],
+    ['LIST', { states: TRANSACTION_ONLY, minArgs: 0, maxArgs: 1, run: (s, a) => s.cmdList(a[0]) }],
+    ['RETR', { states: TRANSACTION_ONLY, minArgs: 1, maxArgs: 1, run: (s, a) => s.cmdRetr(a[0]!) }],
+    ['DELE', { states: TRANSACTION_ONLY, minArgs: 1, maxArgs: 1, run: (s, a) => s.cmdDele(a[0]!) }],
+    ['NOOP', { states: TRANSACTION_ONLY, minArgs: 0, maxArgs: 0, run: (s) => s.cmdNoop() }],
+    ['RSET', { states: TRANSACTION_ONLY, minArgs: 0, maxArgs: 0, run: (s) => s.cmdRset() }],
+    ['TOP', { states: TRANSACTION_ONLY, minArgs: 2, maxArgs: 2, run: (s, a) => s.cmdTop(a[0]!, a[1]!) }],
+    ['UIDL', { states: TRANSACTION_ONLY, minArgs: 0, maxArgs: 1, run: (s, a) => s.cmdUidl(a[0]) }],
+    // APOP (RFC 1939 section 7) is not offered: "A POP3 server which implements
+    // the APOP command will include a timestamp in its banner greeting." Ours
+    // has none; APOP needs the plaintext password stored, which we refuse to require.
+  ]);
+
+  readonly peerAddress: string;
+  private _state: SessionState = 'AUTHORIZATION';
+  private _user: string | undefined;
+  private socket: net.Socket;
+  private readonly env: SessionEnvironment;
+  private log: Logger;
+  private readonly reader = new LineReader();
+  private readonly loopback: boolean;
+  private secure: boolean;
+
+  /** The name given by USER, waiting for PASS. */
+  private pendingUser: string | undefined;
+  /** An AUTH PLAIN exchange waits for the client's response line. */
+  private saslPending = false;
+  /** STLS answered, TLS handshake not done: every byte received is dropped. */
+  private tlsStarting = false;
+  /** A multi-line message response is being written. */
+  private streaming = false;
+  /** QUIT's deletions are running. */
+  private expunging = false;
+
+  private mailbox: Mailbox | undefined;
+  /** 1 for a message marked deleted; allocated at the first DELE. */
+  private deleted: Uint8Array | undefined;
+  private deletedCount = 0;
+  private deletedOctets = 0;
+  private badCommands = 0;
+
+  /** A command is executing asynchronously; input waits. */
+  private busy = false;
+  private paused = false;
+  /** The last reply is written; nothing more is read or executed. */
+  private closing = false;
+  /** The client half-closed: close once what it sent is answered. */
+  private peerEnded = false;
+  private closeEmitted = false;
+
+  private timer: NodeJS.Timeout | undefined;
+  private timerMs = 0;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(socket: net.Socket, env: SessionEnvironment, info: SessionInfo) {
+    super();
+    this.socket = socket;
+    this.env = env;
+    this.peerAddress = info.peerAddress;
+    this.loopback = isLoopback(info.peerAddress);
+    this.secure = info.implicitTls;
+    this.log = env.log.child({
+      session: (nextSessionId++).toString(36),
+      peer: info.peerAddress,
+      listener: info.listener,
+    });
+    this.attach(socket);
+  }
+
+  get user(): string | undefined {
+    return this._user;
+  }
+
+  get state(): SessionState {
+    return this._state;
+  }
+
+  /** Sends the greeting and arms the timer. */
+  start(): void {
+    if (this._state === 'CLOSED') return;
+    try {
+      this.socket.setNoDelay(true); // replies are batched by hand (cork), so Nagle only adds latency
+    } catch {
+      // not a TCP socket (tests may use pipes)
+    }
+    this.log.info('connect', { tls: this.secure });
+    const host = this.env.hostname.replace(/[^\x21-\x7e]/g, '').slice(0, MAX_GREETING_HOST) || 'localhost';
+    // RFC 1939 section 4: "Once the TCP connection has been opened by a POP3
+    // client, the POP3 server issues a one line greeting." No APOP timestamp:
+    // APOP is not offered.
+    this.send(`+OK ${host} POP3 server ready`);
+    this.touch();
+    this.pump();
+  }
+
+  /**
+   * Server shutdown, or the peer newly denied: `-ERR [SYS/TEMP] <reason>`,
+   * then close. Never enters UPDATE, so nothing is deleted. A QUIT already in
+   * UPDATE finishes its deletions and answers. If a message is being streamed
+   * (or TLS is being negotiated) there is no clean place for the -ERR line and
+   * the connection is simply closed.
+   */
+  terminate(reason: string): void {
+    if (this._state === 'CLOSED' || this.closing) return;
+    this.log.info('terminate', { reason });
+    if (this.expunging) return;
+    if (this.streaming || this.tlsStarting) {
+      this.destroy();
+      return;
+    }
+    this.finish(`-ERR [SYS/TEMP] ${reason.replace(/[^\x20-\x7e]/g, ' ').slice(0, 400)}`);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Socket plumbing
+
+  private attach(socket: net.Socket): void {
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onClose);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    // RFC 2595 section 4 and the STARTTLS injection attack (CVE-2011-0411): what
+    // the client sent after STLS and before the handshake is never executed.
+    if (this.tlsStarting || this.closing || this._state === 'CLOSED') return;
+    this.reader.push(chunk);
+    if (this.busy) {
+      this.pauseInput();
+      return;
+    }
+    this.pump();
+  };
+
+  private readonly onError = (err: Error): void => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ECONNRESET' || code === 'EPIPE') this.log.info('connection_reset', { code });
+    else this.log.warn(this.socket instanceof tls.TLSSocket ? 'tls_error' : 'socket_error', { error: err });
+    this.destroy();
+  };
+
+  private readonly onEnd = (): void => {
+    this.peerEnded = true;
+    // Half-closed in the middle of a TLS handshake: it can never complete.
+    if (this.tlsStarting) {
+      this.destroy();
+      return;
+    }
+    if (!this.busy && !this.reader.hasData) this.finishQuietly();
+  };
+
+  private readonly onClose = (): void => {
+    if (this._state === 'CLOSED') return;
+    const state = this._state;
+    this._state = 'CLOSED';
+    clearTimeout(this.timer);
+    clearTimeout(this.closeTimer);
+    this.cancelSleep();
+    this.reader.clear();
+    // QUIT's deletions release the mailbox when they are done; every other path releases it here.
+    if (this.mailbox !== undefined && !this.expunging) {
+      this.mailbox.release();
+      this.mailbox = undefined;
+    }
+    this.log.info('disconnect', { state, user: this._user });
+    if (!this.closeEmitted) {
+      this.closeEmitted = true;
+      this.emit('close');
+    }
+  };
+
+  private readonly onTimeout = (): void => {
+    if (this._state === 'CLOSED' || this.closing) return;
+    if (this.expunging) {
+      this.touch();
+      return;
+    }
+    this.log.info('timeout', { state: this._state, user: this._user });
+    if (this.streaming || this.tlsStarting) {
+      this.destroy();
+      return;
+    }
+    // RFC 1939 section 3: "When the timer expires, the session does NOT enter
+    // the UPDATE state--the server should close the TCP connection without
+    // removing any messages or sending any response to the client." We do send
+    // one line first, as Dovecot does, so that a person at a client sees why.
+    this.finish('-ERR [SYS/TEMP] Autologout; idle for too long');
+  };
+
+  private pauseInput(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private resumeInput(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Restarts the idle timer: authTimeoutSeconds before login, idleTimeoutSeconds after. */
+  touch(): void {
+    if (this._state === 'CLOSED') return;
+    const limits = this.env.settings().limits;
+    const seconds = this._state === 'AUTHORIZATION' ? limits.authTimeoutSeconds : limits.idleTimeoutSeconds;
+    const ms = Math.min(MAX_TIMER_MS, Math.max(1, seconds * 1000));
+    if (this.timer !== undefined && this.timerMs === ms) {
+      this.timer.refresh();
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timerMs = ms;
+    this.timer = setTimeout(this.onTimeout, ms);
+    this.timer.unref();
+  }
+
+  private send(line: string): void {
+    if (this.closing || this._state === 'CLOSED' || this.socket.writableEnded) return;
+    this.socket.write(line + '\r\n');
+  }
+
+  /** Writes a last reply and closes: nothing after it is read or executed. */
+  private finish(line: string): void {
+    if (this.closing || this._state === 'CLOSED') return;
+    this.send(line);
+    this.finishQuietly();
+  }
+
+  private finishQuietly(): void {
+    if (this.closing || this._state === 'CLOSED') return;
+    this.closing = true;
+    this.reader.clear();
+    uncorkAll(this.socket);
+    this.socket.end();
+    this.closeTimer = setTimeout(() => this.destroy(), CLOSE_TIMEOUT_MS);
+    this.closeTimer.unref();
+  }
+
+  private destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+
+  /** Waits `ms` milliseconds, or less if the connection closes first. */
+  private sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.sleepTimer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+    });
+  }
+
+  private cancelSleep(): void {
+    clearTimeout(this.sleepTimer);
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private get gone(): boolean {
+    return this.closing || this._state === 'CLOSED';
+  }
+
+  // ---------------------------------------------------------------------------
+  // Command loop
+
+  /**
+   * Executes queued lines one by one. Synchronous replies are corked and go
+   * out together; an asynchronous command pauses input until it is done.
+   *
+   * RFC 2449 section 6.6 (PIPELINING): the client may send several commands
+   * without waiting; the server must answer each in turn, in order.
+   */
+  private pump(): void {
+    if (this.busy || this.gone) return;
+    const socket = this.socket;
+    const maxLine = this.env.settings().limits.maxLineLength;
+    socket.cork();
+    let pending: Promise<void> | undefined;
+    try {
+      while (!this.gone) {
+        if (socket.writableNeedDrain) {
+          // The client is not reading its replies: stop reading its commands.
+          pending = this.waitForDrain(socket);
+          break;
+        }
+        const item = this.reader.next(maxLine);
+        if (item === null) break;
+        const result = this.execute(item);
+        if (result !== undefined) {
+          pending = result;
+          break;
+        }
+      }
+    } catch (err) {
+      this.internalError(err);
+    }
+    if (pending !== undefined && !this.gone) {
+      this.busy = true;
+      // (Not during a TLS handshake: the new TLS socket must read to negotiate;
+      // until it is done, whatever arrives is dropped by onData.)
+      if (!this.tlsStarting) this.pauseInput();
+      // A streamed message keeps the cork so that "+OK" and its first chunk go out together.
+      if (!this.streaming) uncorkAll(socket);
+      pending.then(this.afterAsync, this.onAsyncError);
+      return;
+    }
+    uncorkAll(socket);
+    if (this.gone) return;
+    if (this.peerEnded && !this.reader.hasData) {
+      this.finishQuietly();
+      return;
+    }
+    this.resumeInput();
+  }
+
+  private readonly afterAsync = (): void => {
+    this.busy = false;
+    if (this._state === 'CLOSED') return;
+    uncorkAll(this.socket);
+    this.pump();
+  };
+
+  private readonly onAsyncError = (err: unknown): void => {
+    this.busy = false;
+    this.internalError(err);
+  };
+
+  private internalError(err: unknown): void {
+    this.log.error('error', { error: err, state: this._state });
+    if (this.streaming) {
+      this.destroy();
+      return;
+    }
+    this.finish('-ERR [SYS/TEMP] Internal server error');
+  }
+
+  private waitForDrain(socket: net.Socket): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        socket.removeListener('drain', done);
+        socket.removeListener('close', done);
+        resolve();
+      };
+      socket.once('drain', done);
+      socket.once('close', done);
+      uncorkAll(socket);
+    });
+  }
+
+  /** Runs one line: a SASL response, or a command through the table. */
+  private execute(item: LineItem): void | Promise<void> {
+    // RFC 1939 section 3: "The receipt of any command from the client during
+    // that interval should suffice to reset the autologout timer."
+    this.touch();
+    if (item === LINE_TOO_LONG) {
+      this.saslPending = false;
+      this.bad('-ERR Line too long');
+      return;
+    }
+    if (this.saslPending) {
+      this.saslPending = false;
+      return this.saslResponse(item);
+    }
+
+    // RFC 1939 section 3: "Commands in the POP3 consist of a case-insensitive
+    // keyword, possibly followed by one or more arguments. [...] Keywords and
+    // arguments consist of printable ASCII characters. Keywords and arguments
+    // are each separated by a single SPACE character."
+    const space = item.indexOf(0x20);
+    const verbBytes = space === -1 ? item : item.subarray(0, space);
+    if (!isPrintableAscii(verbBytes, 0x21)) {
+      this.bad('-ERR Invalid characters in command');
+      return;
+    }
+    const verb = verbBytes.toString('latin1').toUpperCase();
+    const command = Pop3Session.COMMANDS.get(verb);
+    if (command === undefined) {
+      this.bad('-ERR Unknown command');
+      return;
+    }
+    const stateKey = this._state === 'AUTHORIZATION' || this._state === 'TRANSACTION' ? this._state : undefined;
+    if (stateKey === undefined || !command.states.includes(stateKey)) {
+      this.bad('-ERR Command not valid in this state');
+      return;
+    }
+
+    let args: string[];
+    const rest = space === -1 ? undefined : item.subarray(space + 1);
+    if (rest === undefined) {
+      args = [];
+    } else if (command.restOfLine === true) {
+      if (!isTextWith8Bit(rest)) {
+        this.bad('-ERR Invalid characters in command');
+        return;
+      }
+      args = rest.length === 0 ? [] : [rest.toString('utf8')];
+    } else {
+      if (!isPrintableAscii(rest, 0x20)) {
+        this.bad('-ERR Invalid characters in command');
+        return;
+      }
+      // Lenient about repeated spaces, which some clients send.
+      args = rest
+        .toString('latin1')
+        .split(' ')
+        .filter((a) => a !== '');
+    }
+    if (args.length < command.minArgs || args.length > command.maxArgs) {
+      this.bad(`-ERR Wrong number of arguments for ${verb}`);
+      return;
+    }
+    // RFC 1939 section 7 (PASS): "may only be given in the AUTHORIZATION state
+    // immediately after a successful USER command".
+    if (verb !== 'PASS') this.pendingUser = undefined;
+    return command.run(this, args);
+  }
+
+  /** An unknown, misplaced or malformed command: counted, and past the limit the session ends. */
+  private bad(reply: string): void {
+    this.badCommands++;
+    if (this.badCommands > this.env.settings().limits.maxBadCommands) {
+      this.log.warn('too_many_bad_commands', { count: this.badCommands });
+      this.finish('-ERR Too many bad commands');
+      return;
+    }
+    this.send(reply);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Policy
+
+  /** Plaintext credentials may be sent on this connection: TLS, loopback, or the operator allows it. */
+  private plaintextAllowed(): boolean {
+    return this.secure || this.loopback || this.env.settings().allowPlaintextAuth;
+  }
+
+  /** RFC 2595 section 4: STLS is "Only permitted in AUTHORIZATION state", and once. */
+  private stlsOffered(): boolean {
+    return (
+      this._state === 'AUTHORIZATION' &&
+      !this.secure &&
+      !this.tlsStarting &&
+      this.env.settings().starttls &&
+      this.env.secureContext() !== undefined
+    );
+  }
+
+  // ---------------------------------------------------------------------------
+  // AUTHORIZATION state
+
+  private cmdCapa(): void {
+    // RFC 2449 section 5: "Capabilities available in the AUTHORIZATION state
+    // MUST be announced in both states."
+    // Honest capabilities: USER and SASL PLAIN are not announced where
+    // plaintext login would be refused (as Dovecot does with
+    // disable_plaintext_auth): a client then knows to use STLS or port 995
+    // instead of sending a password in the clear to be told no.
+    const plain = this.plaintextAllowed();
+    let out = '+OK Capability list follows\r\nTOP\r\n';
+    if (plain) out += 'USER\r\n';
+    out += 'UIDL\r\nPIPELINING\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n';
+    if (plain) out += 'SASL PLAIN\r\n';
+    // RFC 2595 section 4: after TLS starts "the client MUST discard cached
+    // information about server capabilities": STLS is listed only before.
+    if (this.stlsOffered()) out += 'STLS\r\n';
+    out += 'IMPLEMENTATION pop3d\r\n.';
+    this.send(out);
+  }
+
+  private cmdUser(name: string): void {
+    if (!this.plaintextAllowed()) {
+      this.log.info('login_refused', { mechanism: 'USER', reason: 'plaintext' });
+      this.send(PLAINTEXT_REFUSED);
+      return;
+    }
+    this.pendingUser = name;
+    // The same answer for every name: whether a user exists is not told.
+    this.send('+OK');
+  }
+
+  private cmdPass(password: string): void | Promise<void> {
+    const user = this.pendingUser;
+    this.pendingUser = undefined;
+    if (user === undefined) {
+      this.bad('-ERR No USER given');
+      return;
+    }
+    if (!this.plaintextAllowed()) {
+      this.send(PLAINTEXT_REFUSED);
+      return;
+    }
+    return this.login(user, password, 'USER');
+  }
+
+  private cmdAuth(args: readonly string[]): void | Promise<void> {
+    if (args.length === 0) {
+      // Not in RFC 5034, but Outlook and others send a bare AUTH (the RFC 1734
+      // draft form) to list mechanisms; Dovecot answers it, so do we, listing
+      // what this connection allows.
+      this.send(this.plaintextAllowed() ? '+OK\r\nPLAIN\r\n.' : '+OK\r\n.');
+      return;
+    }
+    const mechanism = args[0]!.toUpperCase();
+    if (mechanism !== 'PLAIN') {
+      this.send('-ERR Unsupported authentication mechanism');
+      return;
+    }
+    if (!this.plaintextAllowed()) {
+      this.log.info('login_refused', { mechanism: 'PLAIN', reason: 'plaintext' });
+      this.send(PLAINTEXT_REFUSED);
+      return;
+    }
+    if (args.length === 1) {
+      // RFC 5034 section 4: "A server challenge is sent as a line consisting of
+      // a "+" character followed by a single space and a string encoded using
+      // Base64" (PLAIN's first challenge is empty).
+      this.saslPending = true;
+      this.send('+ ');
+      return;
+    }
+    return this.saslPlain(args[1]!);
+  }
+
+  private saslResponse(line: Buffer): void | Promise<void> {
+    if (!isPrintableAscii(line, 0x20)) {
+      this.send('-ERR Invalid base64 data');
+      return;
+    }
+    const text = line.toString('latin1');
+    // RFC 5034 section 4: "If the client wishes to cancel the authentication
+    // exchange, it issues a line with a single "*". If the server receives
+    // such a response, it MUST reject the AUTH command by sending an -ERR reply."
+    if (text === '*') {
+      this.send('-ERR Authentication cancelled');
+      return;
+    }
+    return this.saslPlain(text);
+  }
+
+  private saslPlain(response: string): void | Promise<void> {
+    const decoded = decodePlainResponse(response);
+    if (!decoded.ok) {
+      // RFC 5034 section 4: "If the client's response is not correctly base64
+      // encoded, the server MUST reject the AUTH command with -ERR."
+      this.send(decoded.error === 'bad-base64' ? '-ERR Invalid base64 data' : '-ERR Malformed SASL PLAIN message');
+      return;
+    }
+    // RFC 4616 section 2: a non-empty authzid is the identity to act as; we
+    // allow only acting as oneself.
+    if (decoded.authzid !== '' && decoded.authzid !== decoded.authcid) {
+      this.log.info('login_failed', { user: logName(decoded.authcid), mechanism: 'PLAIN', reason: 'authzid' });
+      this.send('-ERR [AUTH] Authorization identity not permitted');
+      return;
+    }
+    return this.login(decoded.authcid, decoded.password, 'PLAIN');
+  }
+
+  /** Checks credentials, delays a failure, then locks and opens the mailbox. */
+  private async login(user: string, password: string, mechanism: 'USER' | 'PLAIN'): Promise<void> {
+    let result;
+    try {
+      result = await this.env.users.verify(user, password);
+    } catch (err) {
+      this.log.error('userdb_error', { error: err });
+      this.send('-ERR [SYS/TEMP] Authentication temporarily unavailable');
+      return;
+    }
+    if (this.gone) return;
+    if (!result.ok) {
+      const delayMs = this.env.loginThrottle.recordFailure(this.peerAddress, this.env.settings().limits);
+      this.log.info('login_failed', { user: logName(user), mechanism, reason: result.reason, delayMs });
+      await this.sleep(delayMs);
+      this.send(AUTH_FAILED);
+      return;
+    }
+
+    let mailbox: Mailbox;
+    try {
+      mailbox = await this.env.mailstore.open(user);
+    } catch (err) {
+      if (this.gone) return;
+      // RFC 1939 section 4: "After returning a negative status indicator, the
+      // server may close the connection. If the server does not close the
+      // connection, the client may either issue a new authentication command
+      // and start again, or the client may issue the QUIT command." We stay open.
+      if (err instanceof MailStoreError) {
+        this.log.warn('mailbox_unavailable', { user: logName(user), code: err.code });
+        if (err.respCode === 'IN-USE') this.send('-ERR [IN-USE] Mailbox is locked by another session');
+        else if (err.respCode === 'SYS/PERM') this.send('-ERR [SYS/PERM] Mailbox cannot be opened');
+        else this.send('-ERR [SYS/TEMP] Mailbox temporarily unavailable');
+      } else {
+        this.log.error('mailbox_unavailable', { user: logName(user), error: err });
+        this.send('-ERR [SYS/TEMP] Mailbox temporarily unavailable');
+      }
+      return;
+    }
+    if (this.gone) {
+      // The connection went away while the mailbox opened: do not keep it locked.
+      mailbox.release();
+      return;
+    }
+    this.mailbox = mailbox;
+    this._user = user;
+    this._state = 'TRANSACTION';
+    this.log = this.log.child({ user: logName(user) });
+    this.log.info('login', { mechanism, messages: mailbox.messages.length });
+    this.touch();
+    this.send(`+OK Logged in, ${mailbox.messages.length} messages (${mailbox.totalSize} octets)`);
+  }
+
+  private cmdStls(): void | Promise<void> {
+    if (!this.stlsOffered()) {
+      if (this.secure) {
+        // RFC 2595 section 4's example reply.
+        this.bad('-ERR Command not permitted when TLS active');
+      } else {
+        this.bad('-ERR Unknown command');
+      }
+      return;
+    }
+    const context = this.env.secureContext()!;
+    // RFC 2595 section 4: "The server MUST discard any knowledge obtained from
+    // the client, such as the argument to the USER command, which was not
+    // obtained from the TLS negotiation itself." And whatever it pipelined
+    // after STLS is dropped, never executed.
+    this.pendingUser = undefined;
+    this.reader.clear();
+    this.tlsStarting = true;
+    // "A TLS negotiation begins immediately after the CRLF at the end of the
+    // +OK response from the server."
+    this.send('+OK Begin TLS negotiation');
+    uncorkAll(this.socket);
+    const plain = this.socket;
+    this.paused = false;
+    plain.removeListener('data', this.onData);
+    plain.removeListener('end', this.onEnd);
+
+    return new Promise<void>((resolve) => {
+      const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: context });
+      this.socket = secure;
+      this.attach(secure);
+      secure.once('secure', () => {
+        this.tlsStarting = false;
+        this.secure = true;
+        this.reader.clear();
+        this.paused = false;
+        this.log.info('starttls', { protocol: secure.getProtocol() });
+        resolve();
+      });
+      secure.once('close', () => resolve());
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // TRANSACTION state
+
+  /**
+   * The 0-based index of message `arg`, or undefined after answering -ERR.
+   * RFC 1939 section 5: a message-number argument "may NOT refer to a message
+   * marked as deleted".
+   */
+  private messageIndex(arg: string): number | undefined {
+    if (!NUMBER_RE.test(arg)) {
+      this.bad('-ERR Invalid message number');
+      return undefined;
+    }
+    const n = Number(arg);
+    const messages = this.mailbox!.messages;
+    if (n < 1 || n > messages.length) {
+      this.send('-ERR No such message');
+      return undefined;
+    }
+    if (this.deleted !== undefined && this.deleted[n - 1] === 1) {
+      this.send(`-ERR Message ${n} already deleted`);
+      return undefined;
+    }
+    return n - 1;
+  }
+
+  private cmdStat(): void {
+    // RFC 1939 section 5 (STAT): "Note that messages marked as deleted are not
+    // counted in either total."
+    const mb = this.mailbox!;
+    this.send(`+OK ${mb.messages.length - this.deletedCount} ${mb.totalSize - this.deletedOctets}`);
+  }
+
+  private cmdList(arg: string | undefined): void {
+    const mb = this.mailbox!;
+    if (arg !== undefined) {
+      const i = this.messageIndex(arg);
+      if (i !== undefined) this.send(`+OK ${i + 1} ${mb.messages[i]!.size}`);
+      return;
+    }
+    // RFC 1939 section 5 (LIST): "Note that messages marked as deleted are not listed."
+    const msgs = mb.messages;
+    const del = this.deleted;
+    let out = `+OK ${msgs.length - this.deletedCount} messages (${mb.totalSize - this.deletedOctets} octets)\r\n`;
+    for (let i = 0; i < msgs.length; i++) {
+      if (del === undefined || del[i] === 0) out += `${i + 1} ${msgs[i]!.size}\r\n`;
+    }
+    this.send(out + '.');
+  }
+
+  private cmdUidl(arg: string | undefined): void {
+    const msgs = this.mailbox!.messages;
+    if (arg !== undefined) {
+      const i = this.messageIndex(arg);
+      if (i !== undefined) this.send(`+OK ${i + 1} ${msgs[i]!.uid}`);
+      return;
+    }
+    const del = this.deleted;
+    let out = '+OK\r\n';
+    for (let i = 0; i < msgs.length; i++) {
+      if (del === undefined || del[i] === 0) out += `${i + 1} ${msgs[i]!.uid}\r\n`;
+    }
+    this.send(out + '.');
+  }
+
+  private cmdRetr(arg: string): void | Promise<void> {
+    const i = this.messageIndex(arg);
+    if (i === undefined) return;
+    return this.sendMessage(i, undefined, `+OK ${this.mailbox!.messages[i]!.size} octets`);
+  }
+
+  private cmdTop(arg: string, lines: string): void | Promise<void> {
+    if (!NUMBER_RE.test(lines)) {
+      this.bad('-ERR Invalid number of lines');
+      return;
+    }
+    const i = this.messageIndex(arg);
+    if (i === undefined) return;
+    // RFC 1939 section 7 (TOP): "the POP3 server sends the headers of the
+    // message, the blank line separating the headers from the body, and then
+    // the number of lines of the indicated message's body".
+    return this.sendMessage(i, Number(lines), '+OK Top of message follows');
+  }
+
+  private async sendMessage(index: number, bodyLines: number | undefined, firstLine: string): Promise<void> {
+    const socket = this.socket;
+    const writer = new MessageWriter(this, socket, firstLine + '\r\n');
+    this.streaming = true;
+    try {
+      await this.mailbox!.write(index, writer, { bodyLines });
+    } catch (err) {
+      this.streaming = false;
+      if (this.gone) return;
+      if (writer.prefix !== null && err instanceof MessageUnavailableError) {
+        // Nothing of the response went out yet: a clean -ERR is still possible.
+        this.send('-ERR [SYS/TEMP] Message cannot be read now');
+        return;
+      }
+      this.log.error('message_stream_failed', { index: index + 1, error: err });
+      this.destroy();
+      return;
+    }
+    this.streaming = false;
+    if (this.gone) return;
+    // RFC 1939 section 3: "a multi-line response is terminated with the five
+    // octets "CRLF.CRLF"" (the message always ends with CRLF here).
+    socket.write((writer.prefix ?? '') + '.\r\n');
+    writer.prefix = null;
+    uncorkAll(socket);
+  }
+
+  private cmdDele(arg: string): void {
+    const i = this.messageIndex(arg);
+    if (i === undefined) return;
+    const mb = this.mailbox!;
+    // RFC 1939 section 5 (DELE): "The POP3 server marks the message as
+    // deleted. Any future reference to the message-number associated with the
+    // message in a POP3 command generates an error." Numbers never shift.
+    this.deleted ??= new Uint8Array(mb.messages.length);
+    this.deleted[i] = 1;
+    this.deletedCount++;
+    this.deletedOctets += mb.messages[i]!.size;
+    this.send(`+OK Message ${i + 1} deleted`);
+  }
+
+  private cmdNoop(): void {
+    this.send('+OK');
+  }
+
+  private cmdRset(): void {
+    // RFC 1939 section 5 (RSET): "If any messages have been marked as deleted
+    // by the POP3 server, they are unmarked."
+    this.deleted?.fill(0);
+    this.deletedCount = 0;
+    this.deletedOctets = 0;
+    const mb = this.mailbox!;
+    this.send(`+OK Maildrop has ${mb.messages.length} messages (${mb.totalSize} octets)`);
+  }
+
+  // ---------------------------------------------------------------------------
+  // QUIT and the UPDATE state
+
+  private cmdQuit(): void | Promise<void> {
+    if (this._state === 'AUTHORIZATION') {
+      // RFC 1939 section 4 (QUIT in AUTHORIZATION): no UPDATE state.
+      this.log.info('quit', { deleted: 0 });
+      this.finish('+OK Logging out');
+      return;
+    }
+    return this.update();
+  }
+
+  private async update(): Promise<void> {
+    // RFC 1939 section 6: "When the client issues the QUIT command from the
+    // TRANSACTION state, the POP3 session enters the UPDATE state."
+    this._state = 'UPDATE';
+    this.expunging = true;
+    uncorkAll(this.socket);
+    const mailbox = this.mailbox!;
+    const indices: number[] = [];
+    if (this.deleted !== undefined)
+      for (let i = 0; i < this.deleted.length; i++) if (this.deleted[i] === 1) indices.push(i);
+    let failed = 0;
+    try {
+      // "The POP3 server removes all messages marked as deleted from the maildrop
+      // and replies as to the status of this operation. [...] In no case may the
+      // server remove any messages not marked as deleted."
+      if (indices.length > 0) failed = (await mailbox.expunge(indices)).failed;
+    } catch (err) {
+      this.log.error('expunge_failed', { error: err });
+      failed = indices.length;
+    } finally {
+      this.expunging = false;
+      mailbox.release();
+      this.mailbox = undefined;
+    }
+    this.log.info('quit', { deleted: indices.length - failed, failed });
+    if ((this._state as SessionState) === 'CLOSED') return;
+    // RFC 1939 section 6, possible responses: "-ERR some deleted messages not removed".
+    if (failed > 0) this.finish('-ERR Some deleted messages not removed');
+    else this.finish(`+OK Logging out (${indices.length} deleted)`);
+  }
+}
+
+/** Every octet in [min, 0x7E]. */
+function isPrintableAscii(buf: Buffer, min: number): boolean {
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (c < min || c > 0x7e) return false;
+  }
+  return true;
+}
+
+/** No NUL or other control character; octets above 0x7F allowed (UTF-8). */
+function isTextWith8Bit(buf: Buffer): boolean {
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (c < 0x20 || c === 0x7f) return false;
+  }
+  return true;
+}
+
+function logName(user: string): string {
+  return user.length > MAX_LOGGED_USER ? user.slice(0, MAX_LOGGED_USER) + '...' : user;
+}

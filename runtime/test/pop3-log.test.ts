@@ -1,0 +1,63 @@
+/**
+ * The JSON-lines logger the session writes through.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createLogger } from '../src/log.js';
+
+describe('logger', () => {
+  it('writes one JSON object per line with ts, level, event and fields; child adds fields', () => {
+    const lines: string[] = [];
+    const log = createLogger({ write: (l: string) => lines.push(l) }, { service: 'pop3d' });
+    log.info('connect', { peer: '192.0.2.1' });
+    log.child({ session: 'a1' }).warn('login_failed', { user: 'alice', reason: 'bad-password' });
+    log.error('error', { error: Object.assign(new Error('boom'), { code: 'EIO' }) });
+    assert.equal(lines.length, 3);
+    assert.ok(lines.every((l) => l.endsWith('\n') && !l.slice(0, -1).includes('\n')));
+    const [a, b, c] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.match(String(a!.ts), /^\d{4}-\d\d-\d\dT/);
+    assert.deepEqual({ ...a, ts: 0 }, { ts: 0, level: 'info', event: 'connect', service: 'pop3d', peer: '192.0.2.1' });
+    assert.deepEqual(
+      { ...b, ts: 0 },
+      {
+        ts: 0,
+        level: 'warn',
+        event: 'login_failed',
+        service: 'pop3d',
+        session: 'a1',
+        user: 'alice',
+        reason: 'bad-password',
+      },
+    );
+    assert.deepEqual(c!.error, { name: 'Error', msg: 'boom', code: 'EIO' });
+  });
+
+  it('never writes a password, an AUTH payload or message content, at any depth', () => {
+    const lines: string[] = [];
+    const log = createLogger({ write: (l: string) => lines.push(l) });
+    log.info('x', {
+      password: 'hunter2',
+      auth_payload: 'AGFsaWNlAGh1bnRlcjI=',
+      nested: { Pass: 'hunter2', body: 'Subject: secret', content: Buffer.from('secret') },
+      keyPem: '-----BEGIN PRIVATE KEY-----',
+      data: Buffer.from('hunter2'),
+    });
+    const text = lines.join('');
+    for (const secret of ['hunter2', 'AGFsaWNl', 'Subject: secret', 'PRIVATE KEY'])
+      assert.ok(!text.includes(secret), secret);
+    assert.ok(text.includes('"data":"[7 bytes]"'));
+  });
+
+  it('survives a broken stream and unserialisable fields', () => {
+    const throwing = createLogger({
+      write() {
+        throw new Error('EPIPE');
+      },
+    });
+    throwing.info('x');
+    const lines: string[] = [];
+    const log = createLogger({ write: (l: string) => lines.push(l) });
+    log.info('big', { n: 10n });
+    assert.equal((JSON.parse(lines[0]!) as { n: string }).n, '10');
+  });
+});
