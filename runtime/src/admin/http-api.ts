@@ -1,0 +1,152 @@
+/**
+ * The admin API: HTTP/1.1 over a Unix domain socket. Routes are one table
+ * (path -> method -> handler); every error body is `{code, message, issues?}`
+ * with the status of its code (errors.ts).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from '../log';
+import { AdminError } from './errors';
+import type { ConfigController } from './config-controller';
+import { renderMetrics } from './metrics';
+import type { StatusReport } from './status';
+
+/** Largest request body accepted, in bytes: a config with a PEM chain is a few KB. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+type Handler = (request: IncomingMessage) => Promise<Reply>;
+interface Reply {
+  status?: number;
+  body: unknown;
+  headers?: Record<string, string>;
+  text?: boolean;
+}
+
+export interface AdminApiDeps {
+  controller: ConfigController;
+  status: () => StatusReport;
+  log: Logger;
+}
+
+export function createAdminApi({ controller, status, log }: AdminApiDeps): Server {
+  const routes: Record<string, Record<string, Handler>> = {
+    '/v1/config': {
+      GET: async () => {
+        const view = controller.view();
+        return {
+          body: { ...view.config },
+          headers: { ETag: view.etag, 'X-Config-Generation': String(view.generation) },
+        };
+      },
+      PUT: async (request) => {
+        const outcome = await controller.apply(await readJson(request), header(request, 'if-match'));
+        return {
+          body: {
+            applied: outcome.applied,
+            generation: outcome.generation,
+            etag: outcome.etag,
+            plan: outcome.plan,
+            changes: outcome.changes,
+            config: outcome.config,
+          },
+          headers: { ETag: outcome.etag },
+        };
+      },
+    },
+    '/v1/config/validate': {
+      POST: async (request) => ({ body: await controller.validate(await readJson(request)) }),
+    },
+    '/v1/status': {
+      GET: async () => ({ body: status() }),
+    },
+    '/metrics': {
+      GET: async () => ({
+        body: renderMetrics(status()),
+        text: true,
+        headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' },
+      }),
+    },
+  };
+
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (request, response) => {
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    const route = routes[path];
+    const handler = route?.[request.method ?? 'GET'];
+    const work = !route
+      ? Promise.reject(new AdminError('not_found', `no such path: ${path}; see GET /v1/config, /v1/status, /metrics`))
+      : !handler
+        ? Promise.reject(
+            new AdminError('method_not_allowed', `${path} takes ${Object.keys(route).join(', ')}`, undefined, {
+              allow: Object.keys(route),
+            }),
+          )
+        : handler(request);
+    work.then(
+      (reply) => send(response, reply.status ?? 200, reply.body, reply.headers, reply.text),
+      (error: unknown) => {
+        const adminError =
+          error instanceof AdminError ? error : new AdminError('internal', 'internal error; see the daemon log');
+        if (!(error instanceof AdminError)) log.error('admin.internal_error', { path, error: String(error) });
+        const headers: Record<string, string> = route && !handler ? { Allow: Object.keys(route).join(', ') } : {};
+        send(response, adminError.status, adminError.toBody(), headers);
+        // Whatever of an oversized body is left unread is not worth reading.
+        if (adminError.code === 'body_too_large') request.destroy();
+      },
+    );
+  });
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}
+
+function header(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function send(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  text = false,
+): void {
+  if (response.headersSent) return;
+  const payload = text ? String(body) : `${JSON.stringify(body, null, 2)}\n`;
+  response.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(payload),
+    'Cache-Control': 'no-store',
+    ...headers,
+  });
+  response.end(payload);
+}
+
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  const type = header(request, 'content-type');
+  if (
+    type !== undefined &&
+    !/^application\/(json|[\w.+-]+\+json)\b/i.test(type) &&
+    !/^text\/plain\b/i.test(type) &&
+    !/^application\/x-www-form-urlencoded\b/i.test(type)
+  ) {
+    throw new AdminError('unsupported_media_type', `send the configuration as application/json, not ${type}`);
+  }
+  const declared = Number(header(request, 'content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) throw new AdminError('body_too_large', `request body over ${MAX_BODY_BYTES} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new AdminError('body_too_large', `request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new AdminError('bad_json', 'the request has no body; send the configuration as JSON');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new AdminError('bad_json', `the request body is not JSON: ${(error as Error).message}`);
+  }
+}

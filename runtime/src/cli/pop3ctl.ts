@@ -1,0 +1,302 @@
+/**
+ * pop3ctl: the admin API from the shell. Readable output by default, `--json`
+ * for scripts, and exit codes a pipeline can branch on (see EXIT).
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { listenerKey, type FieldChange, type ListenerPlan } from '@pop3-iac/schema';
+import { addUser, hashPassword } from '../users';
+import { adminRequest, DaemonUnreachableError, type AdminResponse } from './admin-client';
+
+/** Exit codes, documented in runtime/README.md. */
+export const EXIT = {
+  ok: 0,
+  /** `diff` only: the file differs from the running configuration. */
+  differs: 1,
+  usage: 2,
+  invalid: 3,
+  conflict: 4,
+  applyFailed: 5,
+  unreachable: 6,
+  error: 7,
+} as const;
+
+const USAGE = `usage: pop3ctl [--socket <path>] [--json] <command>
+
+  get                 the running configuration (canonical; keys shown as fingerprints)
+  status              listeners, sessions, counters, version, uptime
+  validate <file>     check a configuration and print the plan, without applying it
+  diff <file>         the fields <file> would change (exit 1 when it differs)
+  apply <file>        print the plan, then apply it (only if nothing changed meanwhile)
+  hash                read a password on stdin, print a {SHA512-CRYPT} hash for a passwd-file
+  user add <passwd-file> <name>
+                      read a password on stdin, add or replace the user's line
+
+The socket defaults to $POP3D_ADMIN_SOCKET. Exit codes: 0 ok, 1 differs (diff),
+2 usage, 3 invalid configuration, 4 conflict (changed meanwhile), 5 apply failed
+and rolled back, 6 daemon unreachable, 7 other error.`;
+
+interface Context {
+  socket: string;
+  json: boolean;
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+export async function main(
+  argv = process.argv.slice(2),
+  io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) },
+): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        socket: { type: 'string' },
+        json: { type: 'boolean' },
+        'if-match': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    io.err(`pop3ctl: ${(error as Error).message}\n\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...args] = positionals;
+  if (values.help || command === undefined) {
+    io.err(`${USAGE}\n`);
+    return values.help ? EXIT.ok : EXIT.usage;
+  }
+  const context: Context = {
+    socket: values.socket ?? process.env.POP3D_ADMIN_SOCKET ?? '',
+    json: values.json ?? false,
+    ...io,
+  };
+
+  try {
+    if (command === 'hash') return await hashCommand(context);
+    if (command === 'user') return await userCommand(context, args);
+    const handler = DAEMON_COMMANDS[command];
+    if (!handler) {
+      io.err(`pop3ctl: unknown command "${command}"\n\n${USAGE}\n`);
+      return EXIT.usage;
+    }
+    if (context.socket === '') {
+      io.err('pop3ctl: give --socket <path> (or set POP3D_ADMIN_SOCKET)\n');
+      return EXIT.usage;
+    }
+    if (handler.takesFile !== (args.length === 1) || args.length > 1) {
+      io.err(`pop3ctl: ${command} ${handler.takesFile ? 'takes one file' : 'takes no argument'}\n`);
+      return EXIT.usage;
+    }
+    return await handler.run(context, args[0] ?? '', values['if-match']);
+  } catch (error) {
+    if (error instanceof DaemonUnreachableError) {
+      io.err(`pop3ctl: ${error.message}\n`);
+      return EXIT.unreachable;
+    }
+    if (error instanceof FileError) {
+      io.err(`pop3ctl: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    io.err(`pop3ctl: ${(error as Error).message}\n`);
+    return EXIT.error;
+  }
+}
+
+class FileError extends Error {}
+
+async function readConfigFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new FileError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new FileError(`${path} is not JSON: ${(error as Error).message}`);
+  }
+}
+
+interface ErrorBody {
+  code?: string;
+  message?: string;
+  issues?: Array<{ path: string; message: string }>;
+}
+
+/** Prints a daemon error and maps its code to an exit code. */
+function failure(context: Context, command: string, response: AdminResponse): number {
+  const body = (typeof response.body === 'object' && response.body !== null ? response.body : {}) as ErrorBody;
+  if (context.json) context.out(`${JSON.stringify(response.body, null, 2)}\n`);
+  else {
+    context.err(`pop3ctl ${command}: ${body.message ?? `HTTP ${response.status}`}\n`);
+    for (const issue of body.issues ?? []) context.err(`  ${issue.path}: ${issue.message}\n`);
+  }
+  switch (body.code) {
+    case 'invalid_config':
+    case 'bad_json':
+      return EXIT.invalid;
+    case 'precondition_failed':
+      return EXIT.conflict;
+    case 'apply_failed':
+    case 'persist_failed':
+      return EXIT.applyFailed;
+    default:
+      return EXIT.error;
+  }
+}
+
+function describePlan(plan: ListenerPlan, changes: FieldChange[]): string {
+  const lines: string[] = [];
+  for (const listener of plan.open) lines.push(`  + open  ${listenerKey(listener)}`);
+  for (const listener of plan.close) lines.push(`  - close ${listenerKey(listener)}`);
+  for (const change of changes)
+    lines.push(`  ~ ${change.path}: ${JSON.stringify(change.before)} -> ${JSON.stringify(change.after)}`);
+  return lines.length === 0 ? '  (no changes)\n' : `${lines.join('\n')}\n`;
+}
+
+interface DaemonCommand {
+  takesFile: boolean;
+  run(context: Context, file: string, ifMatch?: string): Promise<number>;
+}
+
+const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
+  get: {
+    takesFile: false,
+    async run(context) {
+      const response = await adminRequest(context.socket, 'GET', '/v1/config');
+      if (response.status !== 200) return failure(context, 'get', response);
+      if (context.json)
+        context.out(`${JSON.stringify({ etag: response.headers.etag, config: response.body }, null, 2)}\n`);
+      else context.out(`# ETag: ${String(response.headers.etag)}\n${JSON.stringify(response.body, null, 2)}\n`);
+      return EXIT.ok;
+    },
+  },
+  status: {
+    takesFile: false,
+    async run(context) {
+      const response = await adminRequest(context.socket, 'GET', '/v1/status');
+      if (response.status !== 200) return failure(context, 'status', response);
+      if (context.json) {
+        context.out(`${JSON.stringify(response.body, null, 2)}\n`);
+        return EXIT.ok;
+      }
+      const status = response.body as {
+        version: string;
+        uptimeSeconds: number;
+        generation: number;
+        listeners: Array<{
+          address: string;
+          port: number;
+          tls: boolean;
+          state: string;
+          accepted: number;
+          refused: number;
+        }>;
+        sessions: { connections: number; authorization: number; transaction: number };
+        counters: { refusedByRule: Record<string, number> };
+      };
+      const lines = [
+        `pop3d ${status.version}, up ${status.uptimeSeconds}s, configuration generation ${status.generation}`,
+        `sessions: ${status.sessions.connections} open (${status.sessions.transaction} logged in)`,
+        'listeners:',
+        ...status.listeners.map(
+          (l) => `  ${listenerKey(l).padEnd(32)} ${l.state}  accepted ${l.accepted}  refused ${l.refused}`,
+        ),
+        ...(status.listeners.length === 0 ? ['  (none)'] : []),
+        ...Object.entries(status.counters.refusedByRule).map(([rule, n]) => `refused by ${rule}: ${n}`),
+      ];
+      context.out(`${lines.join('\n')}\n`);
+      return EXIT.ok;
+    },
+  },
+  validate: {
+    takesFile: true,
+    async run(context, file) {
+      const response = await adminRequest(context.socket, 'POST', '/v1/config/validate', await readConfigFile(file));
+      if (response.status !== 200) return failure(context, 'validate', response);
+      const outcome = response.body as { plan: ListenerPlan; changes: FieldChange[] };
+      context.out(
+        context.json
+          ? `${JSON.stringify(outcome, null, 2)}\n`
+          : `${file} is valid; applying it would:\n${describePlan(outcome.plan, outcome.changes)}`,
+      );
+      return EXIT.ok;
+    },
+  },
+  diff: {
+    takesFile: true,
+    async run(context, file) {
+      const response = await adminRequest(context.socket, 'POST', '/v1/config/validate', await readConfigFile(file));
+      if (response.status !== 200) return failure(context, 'diff', response);
+      const outcome = response.body as { plan: ListenerPlan; changes: FieldChange[] };
+      context.out(
+        context.json ? `${JSON.stringify(outcome.changes, null, 2)}\n` : describePlan(outcome.plan, outcome.changes),
+      );
+      return outcome.changes.length === 0 ? EXIT.ok : EXIT.differs;
+    },
+  },
+  apply: {
+    takesFile: true,
+    async run(context, file, ifMatch) {
+      const config = await readConfigFile(file);
+      // Plan against a known version, then apply only if that version still runs.
+      const current = await adminRequest(context.socket, 'GET', '/v1/config');
+      if (current.status !== 200) return failure(context, 'apply', current);
+      const etag = ifMatch ?? String(current.headers.etag);
+      const planned = await adminRequest(context.socket, 'POST', '/v1/config/validate', config);
+      if (planned.status !== 200) return failure(context, 'apply', planned);
+      const plan = planned.body as { plan: ListenerPlan; changes: FieldChange[] };
+      if (!context.json) context.out(`plan:\n${describePlan(plan.plan, plan.changes)}`);
+      const applied = await adminRequest(context.socket, 'PUT', '/v1/config', config, { 'If-Match': etag });
+      if (applied.status !== 200) return failure(context, 'apply', applied);
+      const outcome = applied.body as { applied: boolean; generation: number; etag: string };
+      context.out(
+        context.json
+          ? `${JSON.stringify(applied.body, null, 2)}\n`
+          : outcome.applied
+            ? `applied: generation ${outcome.generation}, ETag ${outcome.etag}\n`
+            : `unchanged: the running configuration is already this one (generation ${outcome.generation})\n`,
+      );
+      return EXIT.ok;
+    },
+  },
+};
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}
+
+async function hashCommand(context: Context): Promise<number> {
+  const password = await readStdin();
+  if (password === '') {
+    context.err('pop3ctl hash: give the password on standard input\n');
+    return EXIT.usage;
+  }
+  context.out(`${hashPassword(password)}\n`);
+  return EXIT.ok;
+}
+
+async function userCommand(context: Context, args: string[]): Promise<number> {
+  const [sub, file, name] = args;
+  if (sub !== 'add' || file === undefined || name === undefined || args.length !== 3) {
+    context.err('usage: pop3ctl user add <passwd-file> <name>   (password on standard input)\n');
+    return EXIT.usage;
+  }
+  const password = await readStdin();
+  if (password === '') {
+    context.err('pop3ctl user add: give the password on standard input\n');
+    return EXIT.usage;
+  }
+  await addUser(file, name, password);
+  context.out(`user ${name} written to ${file}\n`);
+  return EXIT.ok;
+}

@@ -1,0 +1,249 @@
+/**
+ * The daemon's core: the configuration in force, the listeners serving it,
+ * connection control at accept time, and the open sessions. An apply goes
+ * through `apply()`, which is all-or-nothing (see ListenerManager).
+ */
+import { type Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import {
+  compileAccessRules,
+  listenersOf,
+  normalizePeerAddress,
+  type AccessMatcher,
+  type CanonicalConfig,
+  type ConfigIssue,
+  type Listener,
+} from '@pop3-iac/schema';
+import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../pop3/session';
+import { BindError, ListenerManager, type ManagedListener } from './listener-manager';
+import { loadTlsContext } from './tls-context';
+import type { Logger } from '../log';
+
+/** How long an implicit-TLS client may take to finish its handshake, in milliseconds. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
+
+/** What the daemon runs with; built once per apply so the accept path allocates nothing for it. */
+interface ActiveState {
+  config: CanonicalConfig;
+  matcher: AccessMatcher;
+  secureContext: SecureContext | undefined;
+  settings: SessionSettings;
+}
+
+export interface Counters {
+  connectionsAccepted: number;
+  /** Refusals by the rule that refused: a deny pattern, `permit`, `maxConnections` or `maxConnectionsPerIp`. */
+  refusedByRule: Record<string, number>;
+  tlsHandshakeFailures: number;
+  sessionsClosed: number;
+}
+
+export type PrepareResult =
+  | { ok: true; commit: () => void; rollback: () => Promise<void>; opened: Listener[]; closed: Listener[] }
+  | { ok: false; kind: 'invalid'; issues: ConfigIssue[] }
+  | { ok: false; kind: 'bind'; error: BindError };
+
+export interface Pop3ServerOptions {
+  environment: Omit<SessionEnvironment, 'settings' | 'secureContext'>;
+  log: Logger;
+}
+
+export class Pop3Server {
+  private state: ActiveState | undefined;
+  private readonly listeners: ListenerManager;
+  private readonly sessions = new Set<Pop3Session>();
+  private readonly connectionsPerIp = new Map<string, number>();
+  private connections = 0;
+  private readonly environment: SessionEnvironment;
+  readonly counters: Counters = {
+    connectionsAccepted: 0,
+    refusedByRule: {},
+    tlsHandshakeFailures: 0,
+    sessionsClosed: 0,
+  };
+  readonly startedAt = Date.now();
+
+  constructor(private readonly options: Pop3ServerOptions) {
+    this.listeners = new ListenerManager((socket, managed) => this.accept(socket, managed));
+    this.environment = {
+      ...options.environment,
+      settings: () => this.active().settings,
+      secureContext: () => this.state?.secureContext,
+    };
+  }
+
+  get config(): CanonicalConfig | undefined {
+    return this.state?.config;
+  }
+
+  listenerStatus(): ManagedListener[] {
+    return this.listeners.list();
+  }
+
+  openSessions(): ReadonlySet<Pop3Session> {
+    return this.sessions;
+  }
+
+  get connectionCount(): number {
+    return this.connections;
+  }
+
+  /**
+   * Phase one of an apply: loads the certificate, binds new listeners. The
+   * running configuration is untouched until `commit()`; `rollback()` undoes.
+   */
+  async prepare(config: CanonicalConfig): Promise<PrepareResult> {
+    let secureContext: SecureContext | undefined;
+    if (config.tls) {
+      const loaded = await loadTlsContext(config.tls);
+      if (!loaded.ok) return { ok: false, kind: 'invalid', issues: loaded.issues };
+      secureContext = loaded.context;
+    }
+    let transaction;
+    try {
+      transaction = await this.listeners.prepare(listenersOf(config));
+    } catch (error) {
+      if (error instanceof BindError) return { ok: false, kind: 'bind', error };
+      throw error;
+    }
+    const next: ActiveState = {
+      config,
+      matcher: compileAccessRules(config.permit, config.deny),
+      secureContext,
+      settings: { starttls: config.starttls, allowPlaintextAuth: config.allowPlaintextAuth, limits: config.limits },
+    };
+    return {
+      ok: true,
+      opened: transaction.opened,
+      closed: transaction.closed,
+      rollback: transaction.rollback,
+      commit: () => {
+        this.state = next;
+        transaction.commit();
+        if (config.dropDeniedSessions) this.dropRefusedSessions(next.matcher);
+      },
+    };
+  }
+
+  /** Stops accepting, lets sessions finish for `graceMs`, then ends the rest with -ERR [SYS/TEMP]. */
+  async shutdown(graceMs: number): Promise<void> {
+    await this.listeners.closeAll();
+    if (this.sessions.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        for (const session of this.sessions) session.terminate('server shutting down');
+        resolve();
+      }, graceMs);
+      timer.unref();
+      const check = () => {
+        if (this.sessions.size === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      for (const session of this.sessions) session.once('close', () => setImmediate(check));
+    });
+  }
+
+  private active(): ActiveState {
+    if (!this.state) throw new Error('pop3d has no configuration yet');
+    return this.state;
+  }
+
+  private dropRefusedSessions(matcher: AccessMatcher): void {
+    for (const session of this.sessions) {
+      if (!matcher.check(session.peerAddress).admitted) session.terminate('access denied by the new rules');
+    }
+  }
+
+  private refuse(socket: Socket, managed: ManagedListener, rule: string, line?: string): void {
+    this.counters.refusedByRule[rule] = (this.counters.refusedByRule[rule] ?? 0) + 1;
+    managed.counters.refused += 1;
+    socket.on('error', () => undefined);
+    if (line) socket.end(line);
+    else socket.destroy();
+  }
+
+  // Connection control runs here, before TLS and before the greeting: a
+  // refused client gets no POP3 dialogue and costs no handshake.
+  private accept(socket: Socket, managed: ManagedListener): void {
+    const state = this.state;
+    const peer = socket.remoteAddress;
+    if (!state || peer === undefined) {
+      socket.destroy();
+      return;
+    }
+    const decision = state.matcher.check(peer);
+    if (!decision.admitted) {
+      this.refuse(socket, managed, decision.rule ?? 'refused');
+      return;
+    }
+    const ipKey = normalizePeerAddress(peer)?.toString() ?? peer;
+    const { maxConnections, maxConnectionsPerIp } = state.config.limits;
+    const fromThisIp = this.connectionsPerIp.get(ipKey) ?? 0;
+    if (this.connections >= maxConnections || fromThisIp >= maxConnectionsPerIp) {
+      const rule = this.connections >= maxConnections ? 'maxConnections' : 'maxConnectionsPerIp';
+      // RFC 3206 section 4: SYS/TEMP "indicates a problem which is likely to be temporary in nature".
+      this.refuse(
+        socket,
+        managed,
+        rule,
+        managed.listener.tls ? undefined : '-ERR [SYS/TEMP] too many connections, try later\r\n',
+      );
+      return;
+    }
+    this.connections += 1;
+    this.connectionsPerIp.set(ipKey, fromThisIp + 1);
+    this.counters.connectionsAccepted += 1;
+    managed.counters.accepted += 1;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.connections -= 1;
+      const left = (this.connectionsPerIp.get(ipKey) ?? 1) - 1;
+      if (left === 0) this.connectionsPerIp.delete(ipKey);
+      else this.connectionsPerIp.set(ipKey, left);
+    };
+
+    if (!managed.listener.tls) {
+      this.startSession(socket, peer, false, managed.key, release);
+      return;
+    }
+    socket.on('error', () => undefined);
+    const secure = new TLSSocket(socket, { isServer: true, secureContext: state.secureContext });
+    const handshakeTimer = setTimeout(() => secure.destroy(), TLS_HANDSHAKE_TIMEOUT_MS);
+    const failed = (error?: Error) => {
+      clearTimeout(handshakeTimer);
+      this.counters.tlsHandshakeFailures += 1;
+      this.options.log.info('tls.handshake_failed', { peer, listener: managed.key, reason: error?.message });
+      secure.destroy();
+      release();
+    };
+    secure.once('error', failed);
+    // release() is idempotent: the socket closing and the session ending may both call it.
+    secure.once('close', release);
+    secure.once('secure', () => {
+      clearTimeout(handshakeTimer);
+      secure.off('error', failed);
+      this.startSession(secure, peer, true, managed.key, release);
+    });
+  }
+
+  private startSession(
+    socket: Socket,
+    peer: string,
+    implicitTls: boolean,
+    listener: string,
+    release: () => void,
+  ): void {
+    const session = new Pop3Session(socket, this.environment, { peerAddress: peer, implicitTls, listener });
+    this.sessions.add(session);
+    session.once('close', () => {
+      this.sessions.delete(session);
+      this.counters.sessionsClosed += 1;
+      release();
+    });
+    session.start();
+  }
+}

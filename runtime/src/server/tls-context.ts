@@ -1,0 +1,50 @@
+/**
+ * Turns the `tls` field of a configuration into a SecureContext, reading the
+ * files when the certificate is given by path. Done once per apply, never per
+ * handshake; listeners ask for the current context at each handshake, which
+ * is how a new certificate reaches new connections without a restart.
+ */
+import { readFile } from 'node:fs/promises';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { checkTlsMaterial, type ConfigIssue, type TlsConfig } from '@pop3-iac/schema';
+
+export type TlsLoadResult = { ok: true; context: SecureContext } | { ok: false; issues: ConfigIssue[] };
+
+export async function loadTlsContext(tls: TlsConfig): Promise<TlsLoadResult> {
+  let certPem: string;
+  let keyPem: string;
+  if ('certFile' in tls) {
+    const [cert, key] = await Promise.allSettled([readFile(tls.certFile, 'utf8'), readFile(tls.keyFile, 'utf8')]);
+    const issues: ConfigIssue[] = [];
+    if (cert.status === 'rejected') issues.push(unreadable('tls.certFile', tls.certFile, cert.reason));
+    if (key.status === 'rejected') issues.push(unreadable('tls.keyFile', tls.keyFile, key.reason));
+    if (cert.status === 'rejected' || key.status === 'rejected') return { ok: false, issues };
+    certPem = cert.value;
+    keyPem = key.value;
+  } else {
+    certPem = tls.certPem;
+    keyPem = tls.keyPem;
+  }
+  const problem = checkTlsMaterial(certPem, keyPem);
+  if (problem) {
+    const files = 'certFile' in tls;
+    const path =
+      problem.field === 'cert' ? (files ? 'tls.certFile' : 'tls.certPem') : files ? 'tls.keyFile' : 'tls.keyPem';
+    return { ok: false, issues: [{ path, code: 'tls_material', message: problem.message }] };
+  }
+  return {
+    ok: true,
+    context: createSecureContext({ cert: certPem, key: keyPem, minVersion: tls.minVersion }),
+  };
+}
+
+function unreadable(path: string, file: string, reason: unknown): ConfigIssue {
+  const code = (reason as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOENT'
+      ? 'does not exist'
+      : code === 'EACCES'
+        ? 'is not readable by the daemon'
+        : `cannot be read (${code})`;
+  return { path, code: 'tls_file', message: `"${file}" ${why}` };
+}

@@ -1,0 +1,198 @@
+/**
+ * Starts the real `pop3d` process for integration tests: its own temp
+ * directory (users file, Maildir root, state dir, admin socket), ports picked
+ * by the OS, the process's JSON log captured, and a clean stop.
+ */
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ResultPromise } from 'execa' with { 'resolution-mode': 'import' };
+import { adminRequest, type AdminResponse } from '../../src/cli/admin-client';
+
+export const RUNTIME_ROOT = join(__dirname, '..', '..', '..');
+export const POP3D_BIN = join(RUNTIME_ROOT, 'bin', 'pop3d.js');
+export const POP3CTL_BIN = join(RUNTIME_ROOT, 'bin', 'pop3ctl.js');
+
+/** A port the OS says is free on `host` right now. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const server = createServer();
+  server.listen(0, host);
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export interface MessageSpec {
+  /** Maildir file name in cur/ or new/; default generated. */
+  name?: string;
+  content: string | Buffer;
+  folder?: 'new' | 'cur';
+}
+
+export interface DaemonOptions {
+  config: unknown;
+  users?: Record<string, string>;
+  mail?: Record<string, MessageSpec[]>;
+  /** Extra arguments for pop3d. */
+  args?: string[];
+  /** Reuse a directory (restart tests). */
+  dir?: string;
+  /** Keep the --config file from being passed (restart without it). */
+  omitConfig?: boolean;
+}
+
+export interface Daemon {
+  dir: string;
+  socket: string;
+  maildirRoot: string;
+  stateDir: string;
+  usersFile: string;
+  process: ResultPromise;
+  /** Every line pop3d wrote to stdout (JSON log) and stderr, so far. */
+  output(): string;
+  logEvents(): Array<Record<string, unknown>>;
+  admin(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<AdminResponse>;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | undefined>;
+  /** Waits until a log line with this event appears. */
+  waitForEvent(event: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+let counter = 0;
+
+export async function writeMaildir(root: string, user: string, messages: MessageSpec[]): Promise<string> {
+  const maildir = join(root, user, 'Maildir');
+  for (const sub of ['new', 'cur', 'tmp']) await mkdir(join(maildir, sub), { recursive: true });
+  let i = 0;
+  for (const message of messages) {
+    i += 1;
+    const folder = message.folder ?? 'cur';
+    const name =
+      message.name ?? `${1700000000 + i}.M${i}P${process.pid}Q${counter++}.test${folder === 'cur' ? ':2,' : ''}`;
+    await writeFile(join(maildir, folder, name), message.content);
+  }
+  return maildir;
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const { execa } = await import('execa');
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'pop3d-test-')));
+  const maildirRoot = join(dir, 'mail');
+  const stateDir = join(dir, 'state');
+  const usersFile = join(dir, 'users');
+  const configFile = join(dir, 'config.json');
+  const socket = join(dir, 'admin.sock');
+  await mkdir(maildirRoot, { recursive: true });
+  if (options.dir === undefined) {
+    const users = options.users ?? { alice: 'secret' };
+    await writeFile(
+      usersFile,
+      Object.entries(users)
+        .map(([u, p]) => `${u}:{PLAIN}${p}\n`)
+        .join(''),
+      { mode: 0o600 },
+    );
+    for (const [user, messages] of Object.entries(options.mail ?? {})) await writeMaildir(maildirRoot, user, messages);
+  }
+  await writeFile(configFile, JSON.stringify(options.config));
+  const args = [
+    POP3D_BIN,
+    ...(options.omitConfig ? [] : ['--config', configFile]),
+    '--users',
+    usersFile,
+    '--maildir-root',
+    maildirRoot,
+    '--state-dir',
+    stateDir,
+    '--admin-socket',
+    socket,
+    '--drain-seconds',
+    '1',
+    ...(options.args ?? []),
+  ];
+  const child = execa('node', args, { reject: false, buffer: false, stdin: 'ignore' });
+  let output = '';
+  const waiters = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    for (const wake of waiters) wake();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  let exited = false;
+  void child.then(() => {
+    exited = true;
+    for (const wake of waiters) wake();
+  });
+
+  const logEvents = () =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => {
+        try {
+          return JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return {};
+        }
+      });
+
+  // Generous: a loaded 2-core CI machine can take seconds to start a Node process.
+  const waitForEvent = (event: string, timeoutMs = 30_000) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const check = () => {
+        const found = logEvents().find((e) => e.event === event);
+        if (found) {
+          cleanup();
+          resolve(found);
+        } else if (exited) {
+          cleanup();
+          reject(new Error(`pop3d exited before "${event}":\n${output}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`no "${event}" from pop3d within ${timeoutMs} ms:\n${output}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+
+  const daemon: Daemon = {
+    dir,
+    socket,
+    maildirRoot,
+    stateDir,
+    usersFile,
+    process: child,
+    output: () => output,
+    logEvents,
+    waitForEvent,
+    admin: (method, path, body, headers) => adminRequest(socket, method, path, body, headers),
+    async stop(signal = 'SIGTERM') {
+      if (!exited) child.kill(signal);
+      const result = await child;
+      return result.exitCode;
+    },
+  };
+  return daemon;
+}
+
+/** Starts pop3d and waits until it is ready to serve. */
+export async function startReadyDaemon(options: DaemonOptions): Promise<Daemon> {
+  const daemon = await startDaemon(options);
+  await daemon.waitForEvent('pop3d.ready');
+  return daemon;
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
