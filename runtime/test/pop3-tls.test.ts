@@ -7,14 +7,14 @@ import { isLoopback } from '@pop3-iac/schema';
 import { type Harness, type HarnessOptions, startHarness } from './support/harness.js';
 import { makeMaildir, makeTempDir, removeTempDir } from './support/maildir.js';
 import { Pop3TestClient } from './support/pop3-client.js';
-import { type CertPair, makeSelfSignedCert } from './support/tls.js';
+import { makeCertificate } from './support/certificates.js';
 
 const MSG = 'Subject: hi\r\n\r\nhello\r\n';
 const REFUSED = '-ERR [AUTH] Plaintext authentication disallowed on non-secure connection; use STLS or port 995';
 
 describe('pop3 TLS', () => {
   let certDir: string;
-  let cert: CertPair;
+  let cert: { key: string; cert: string };
   let h: Harness | undefined;
   const start = async (opts: HarnessOptions = {}): Promise<Harness> => {
     h = await startHarness({ cert, starttls: true, ...opts });
@@ -23,7 +23,8 @@ describe('pop3 TLS', () => {
   };
   before(async () => {
     certDir = await makeTempDir('pop3-cert-');
-    cert = makeSelfSignedCert(certDir);
+    const made = makeCertificate();
+    cert = { key: made.keyPem, cert: made.certPem };
   });
   after(async () => {
     await removeTempDir(certDir);

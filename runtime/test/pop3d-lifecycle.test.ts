@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort, POP3D_BIN, startDaemon, startReadyDaemon } from './support/pop3d-process';
 import { login } from './support/wire';
+import { makeCertificate } from './support/certificates';
 
 async function failedStart(config: unknown, options: { args?: string[]; prefix?: string[] } = {}) {
   const daemon = await startDaemon({ config, args: options.args });
@@ -75,34 +76,11 @@ describe('start-up errors say what to do', () => {
   });
 
   it('a certificate that does not match its key is refused', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'pop3d-tls-'));
-    for (const name of ['a', 'b']) {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-subj',
-          `/CN=${name}`,
-          '-days',
-          '1',
-          '-keyout',
-          join(dir, `${name}.key`),
-          '-out',
-          join(dir, `${name}.pem`),
-        ],
-        { stdio: 'ignore' },
-      );
-    }
+    const [a, b] = [makeCertificate('a'), makeCertificate('b')];
     const { code, output } = await failedStart({
       binds: `127.0.0.1 ${await freePort()}`,
       starttls: true,
-      tls: { certFile: join(dir, 'a.pem'), keyFile: join(dir, 'b.key') },
+      tls: { certFile: a.certFile, keyFile: b.keyFile },
     });
     assert.equal(code, 1);
     assert.match(output, /tls\.keyFile: does not match the certificate/);

@@ -18,7 +18,7 @@ import {
 } from '@pop3-iac/schema';
 import type { Logger } from '../log';
 import type { Pop3Server } from '../server/pop3-server';
-import { loadTlsContext } from '../server/tls-context';
+import { loadTlsContext } from '../tls/tls-context';
 import { AdminError } from './errors';
 import { type ConfigStore } from './config-store';
 import { configEtag, ifMatchSatisfied } from './etag';

@@ -4,11 +4,11 @@
  * edit. Loopback only, unprivileged ports, a self-signed certificate, a demo
  * user and a Maildir with a few messages.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { generateSelfSignedCertificate } from '../tls/self-signed';
 
 export const DEMO_USER = 'demo';
 export const DEMO_PASSWORD = 'demo';
@@ -60,30 +60,7 @@ export async function ensureDemo(root = demoRoot()): Promise<DemoPaths> {
   const paths = demoPaths(root);
   await mkdir(join(root, 'tls'), { recursive: true, mode: 0o700 });
   if (!existsSync(paths.certFile) || !existsSync(paths.keyFile)) {
-    // Node has no certificate generator; openssl is on every Debian system.
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '365',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        paths.keyFile,
-        '-out',
-        paths.certFile,
-      ],
-      { stdio: 'ignore' },
-    );
+    generateSelfSignedCertificate(join(root, 'tls'));
   }
   if (!existsSync(paths.config)) {
     const config = {

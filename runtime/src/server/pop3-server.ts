@@ -16,7 +16,7 @@ import {
 } from '@pop3-iac/schema';
 import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../pop3/session';
 import { BindError, ListenerManager, type ManagedListener } from './listener-manager';
-import { loadTlsContext } from './tls-context';
+import { loadTlsContext } from '../tls/tls-context';
 import type { Logger } from '../log';
 
 /** How long an implicit-TLS client may take to finish its handshake, in milliseconds. */

@@ -1,42 +1,11 @@
-/** Test certificates made with the real openssl CLI, valid for localhost and 127.0.0.1. */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+/** Test certificates: a fresh self-signed pair in its own temp directory. */
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateSelfSignedCertificate, type GeneratedCertificate } from '../../src/tls/self-signed';
 
-export interface TestCertificate {
-  certFile: string;
-  keyFile: string;
-  certPem: string;
-  keyPem: string;
-}
+export type TestCertificate = GeneratedCertificate;
 
 export function makeCertificate(commonName = 'localhost'): TestCertificate {
-  const dir = mkdtempSync(join(tmpdir(), 'pop3d-cert-'));
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${commonName}`,
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certFile, keyFile, certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') };
+  return generateSelfSignedCertificate(mkdtempSync(join(tmpdir(), 'pop3d-cert-')), { commonName, days: 2 });
 }

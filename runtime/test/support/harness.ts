@@ -16,7 +16,8 @@ import { LoginThrottle, PasswdFileDatabase } from '../../src/users/index.js';
 import { makeTempDir, removeTempDir } from './maildir.js';
 import { writePasswdFile } from './passwd.js';
 import { Pop3TestClient } from './pop3-client.js';
-import type { CertPair } from './tls.js';
+/** Key and certificate PEM text for the harness's STLS. */
+type CertPair = { key: string; cert: string };
 
 /** The schema's defaults, except a short failure delay so tests run fast. */
 export const TEST_LIMITS: Limits = {
