@@ -199,4 +199,19 @@ print(json.dumps(out))
     assert.deepEqual(await readdir(join(daemon.maildirRoot, 'carol', 'Maildir', 'cur')), []);
     assert.deepEqual(await readdir(join(daemon.maildirRoot, 'carol', 'Maildir', 'new')), []);
   });
+  it('the daemon log of all these sessions holds no password and no message content', () => {
+    const log = daemon.output();
+    assert.match(log, /"event":"login/, 'the sessions were logged');
+    for (const secret of [
+      'secret',
+      'hunter2',
+      ':pw',
+      'Hello, first',
+      'starts with a dot',
+      'still in new/',
+      'AGFsaWNl',
+    ]) {
+      assert.equal(log.includes(secret), false, `the log contains ${JSON.stringify(secret)}`);
+    }
+  });
 });
