@@ -1,0 +1,14 @@
+export {
+  Pop3Service,
+  type Pop3ServiceArgs,
+  type BindArgs,
+  type BindsArgs,
+  type PatternsArgs,
+  type SslArgs,
+  type TlsFilesArgs,
+  type TlsInlineArgs,
+  type LimitsArgs,
+} from './resource';
+export { pop3ServiceProvider } from './provider';
+export { FIELDS, FIELD_NAMES, type FieldEffect, type ServiceField } from './fields';
+export { Pop3ProviderError, EMPTY_CONFIG, type Pop3ServiceState } from './operations';
