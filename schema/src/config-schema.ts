@@ -222,38 +222,40 @@ function requireTlsWhenUsed(input: unknown, ctx: z.RefinementCtx): void {
 }
 
 /** The full schema: input in, canonical config out, cross-field rules checked. */
-export const configSchema = configInputSchema.superRefine(requireTlsWhenUsed, { when: () => true }).transform((input, ctx): CanonicalConfig => {
-  const binds = input.binds.map((b) => ({ address: b.address, port: b.port ?? input.port }));
-  const sslBinds = input.ssl.binds.map((b) => ({ address: b.address, port: b.port ?? input.ssl.port }));
+export const configSchema = configInputSchema
+  .superRefine(requireTlsWhenUsed, { when: () => true })
+  .transform((input, ctx): CanonicalConfig => {
+    const binds = input.binds.map((b) => ({ address: b.address, port: b.port ?? input.port }));
+    const sslBinds = input.ssl.binds.map((b) => ({ address: b.address, port: b.port ?? input.ssl.port }));
 
-  reportConflicts(binds, ['binds'], ctx);
-  reportConflicts(sslBinds, ['ssl', 'binds'], ctx);
-  if (input.ssl.enabled) {
-    for (const [index, sslBind] of sslBinds.entries()) {
-      const plain = binds.find((bind) => bindsOverlap(bind, sslBind));
-      if (plain) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['ssl', 'binds', index],
-          message: `${describe(sslBind)} is also a plain bind (${describe(plain)}); one address and port can serve plain POP3 or POP3S, not both`,
-        });
+    reportConflicts(binds, ['binds'], ctx);
+    reportConflicts(sslBinds, ['ssl', 'binds'], ctx);
+    if (input.ssl.enabled) {
+      for (const [index, sslBind] of sslBinds.entries()) {
+        const plain = binds.find((bind) => bindsOverlap(bind, sslBind));
+        if (plain) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['ssl', 'binds', index],
+            message: `${describe(sslBind)} is also a plain bind (${describe(plain)}); one address and port can serve plain POP3 or POP3S, not both`,
+          });
+        }
       }
     }
-  }
-  const config: CanonicalConfig = {
-    binds: sortBinds(binds),
-    port: input.port,
-    ssl: { enabled: input.ssl.enabled, binds: sortBinds(sslBinds), port: input.ssl.port },
-    starttls: input.starttls,
-    permit: input.permit,
-    deny: input.deny,
-    allowPlaintextAuth: input.allowPlaintextAuth,
-    dropDeniedSessions: input.dropDeniedSessions,
-    limits: input.limits,
-  };
-  if (input.tls !== undefined) config.tls = input.tls;
-  return config;
-});
+    const config: CanonicalConfig = {
+      binds: sortBinds(binds),
+      port: input.port,
+      ssl: { enabled: input.ssl.enabled, binds: sortBinds(sslBinds), port: input.ssl.port },
+      starttls: input.starttls,
+      permit: input.permit,
+      deny: input.deny,
+      allowPlaintextAuth: input.allowPlaintextAuth,
+      dropDeniedSessions: input.dropDeniedSessions,
+      limits: input.limits,
+    };
+    if (input.tls !== undefined) config.tls = input.tls;
+    return config;
+  });
 
 function describe(bind: Bind): string {
   return `"${bind.address.includes(':') ? `[${bind.address}]` : bind.address} ${bind.port}"`;

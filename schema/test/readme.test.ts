@@ -20,7 +20,10 @@ function fields(schema: JsonSchema, prefix = ''): Map<string, JsonSchema> {
 
 const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
 const rows = new Map(
-  [...readme.matchAll(/^\|\s*`([a-zA-Z.]+)`\s*\|([^\n]*)$/gm)].map((m) => [m[1]!, m[2]!.split('|').map((c) => c.trim())]),
+  [...readme.matchAll(/^\|\s*`([a-zA-Z.]+)`\s*\|([^\n]*)$/gm)].map((m) => [
+    m[1]!,
+    m[2]!.split('|').map((c) => c.trim()),
+  ]),
 );
 const schemaFields = fields(configJsonSchema() as JsonSchema);
 
