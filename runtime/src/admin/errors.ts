@@ -18,6 +18,9 @@ export const ADMIN_ERRORS = {
   method_not_allowed: { status: 405, meaning: 'the path does not take that method' },
   body_too_large: { status: 413, meaning: 'the request body exceeds the limit' },
   unsupported_media_type: { status: 415, meaning: 'the request body must be application/json' },
+  bad_request: { status: 400, meaning: 'the request is not well-formed HTTP' },
+  request_timeout: { status: 408, meaning: 'the request did not arrive in time' },
+  headers_too_large: { status: 431, meaning: 'the request headers exceed the limit' },
   internal: { status: 500, meaning: 'an unexpected failure; the daemon log has details' },
 } as const;
 

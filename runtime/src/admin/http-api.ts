@@ -3,7 +3,7 @@
  * (path -> method -> handler); every error body is `{code, message, issues?}`
  * with the status of its code (errors.ts).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../log';
 import { AdminError } from './errors';
 import type { ConfigController } from './config-controller';
@@ -67,7 +67,7 @@ export function createAdminApi({ controller, status, log }: AdminApiDeps): Serve
     },
   };
 
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (request, response) => {
+  const handle = (request: IncomingMessage, response: ServerResponse): void => {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const route = routes[path];
     const handler = route?.[request.method ?? 'GET'];
@@ -92,10 +92,30 @@ export function createAdminApi({ controller, status, log }: AdminApiDeps): Serve
         if (adminError.code === 'body_too_large') request.destroy();
       },
     );
-  });
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+  };
+  // requireHostHeader off: a Host header means nothing on a Unix socket, and Node's own refusal
+  // of a request without one is a bare 400 without the {code, message} body every error has.
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, requireHostHeader: false }, handle);
+  // An `Expect` other than 100-continue: Node would answer a bare 417; serve the request instead
+  // (RFC 9110 section 10.1.1 lets a server ignore an expectation it does not know).
+  server.on('checkExpectation', handle);
+  // Requests the HTTP parser cannot read get an error body like every other error.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const adminError =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? new AdminError('headers_too_large', 'the request headers are too large')
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? new AdminError('request_timeout', 'the request was not received in time')
+          : new AdminError('bad_request', `the request is not well-formed HTTP/1.1 (${error.code ?? 'parse error'})`);
+    const payload = `${JSON.stringify(adminError.toBody(), null, 2)}\n`;
+    socket.end(
+      `HTTP/1.1 ${adminError.status} ${STATUS_CODES[adminError.status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(payload)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${payload}`,
+    );
   });
   return server;
 }
