@@ -6,11 +6,13 @@
  * Mode 0600: the file may hold an inline private key.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CanonicalConfig } from '@pop3-iac/schema';
 
 export const PERSISTED_CONFIG_FILE = 'config.json';
+/** What save() writes before the rename: `.config.json.<12 hex>.tmp`. */
+const TEMP_FILE = /^\.config\.json\.[0-9a-f]{12}\.tmp$/;
 
 export interface PersistedConfig {
   generation: number;
@@ -25,8 +27,13 @@ export class ConfigStore {
     this.path = join(stateDir, PERSISTED_CONFIG_FILE);
   }
 
-  /** The persisted config, or undefined when none was ever applied. A corrupt file is an error, not a silent reset. */
+  /**
+   * The persisted config, or undefined when none was ever applied. A corrupt file is an error, not a silent reset.
+   * Called at start-up: temp files left by a save that a crash interrupted (each may hold a copy of an
+   * inline key) are removed first.
+   */
   async load(): Promise<unknown> {
+    await this.removeInterruptedSaves();
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -39,6 +46,16 @@ export class ConfigStore {
     } catch {
       throw new Error(`${this.path} is not valid JSON; move it aside to start from --config`);
     }
+  }
+
+  private async removeInterruptedSaves(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.stateDir);
+    } catch {
+      return;
+    }
+    for (const name of names) if (TEMP_FILE.test(name)) await unlink(join(this.stateDir, name)).catch(() => undefined);
   }
 
   async save(record: PersistedConfig): Promise<void> {
