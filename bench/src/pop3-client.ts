@@ -1,0 +1,184 @@
+/**
+ * The load generator's POP3 client: as little work per reply as possible so
+ * that the client is not what is measured. One command at a time (no
+ * pipelining, as a plain client does). A single-line reply ends at the first
+ * CRLF; a multi-line reply ends when the bytes received end with CRLF.CRLF
+ * (dot-stuffing guarantees that sequence appears nowhere else, and nothing
+ * else is sent while a reply is outstanding), so a 20 MB RETR costs the client
+ * one comparison per chunk, not a scan.
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+
+export interface Target {
+  host: string;
+  port: number;
+  tls: boolean;
+}
+
+export interface Reply {
+  ok: boolean;
+  /** The status line, without CRLF. */
+  line: string;
+  /** Octets of the whole reply, status line and terminator included. */
+  octets: number;
+  /** The body lines of a multi-line reply, when asked to keep them. */
+  body?: Buffer;
+}
+
+export class Pop3Error extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'Pop3Error';
+  }
+}
+
+const CRLF_DOT_CRLF = Buffer.from('\r\n.\r\n');
+
+export class Pop3Connection {
+  private head: Buffer[] = [];
+  private headLength = 0;
+  /** Expecting a multi-line reply (after a +OK status line). */
+  private multi = false;
+  private keep = false;
+  private kept: Buffer[] = [];
+  private statusLine: string | undefined;
+  private octets = 0;
+  /** The last up-to-5 octets received for this reply, for the terminator check. */
+  private tail = Buffer.alloc(5);
+  private tailLength = 0;
+  private resolve: ((reply: Reply) => void) | undefined;
+  private reject: ((error: Error) => void) | undefined;
+  private failure: Error | undefined;
+  closed = false;
+
+  private constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) =>
+      this.fail(new Pop3Error(error.message, (error as NodeJS.ErrnoException).code ?? 'ESOCKET')),
+    );
+    socket.on('close', () => {
+      this.closed = true;
+      this.fail(new Pop3Error('connection closed by the server', 'CLOSED'));
+    });
+  }
+
+  /** Connects, waits for the greeting (and the TLS handshake first for POP3S). */
+  static async open(target: Target): Promise<Pop3Connection> {
+    const socket = target.tls
+      ? tls.connect({ host: target.host, port: target.port, rejectUnauthorized: false })
+      : net.connect({ host: target.host, port: target.port, noDelay: true });
+    const conn = new Pop3Connection(socket);
+    const greeting = await conn.reply(false);
+    if (!greeting.ok) {
+      socket.destroy();
+      throw new Pop3Error(`greeting: ${greeting.line}`, 'GREETING');
+    }
+    return conn;
+  }
+
+  /** Sends one command and waits for its reply; `multi` when a +OK is followed by lines up to ".". */
+  command(line: string, multi = false, keep = false): Promise<Reply> {
+    if (this.failure) return Promise.reject(this.failure);
+    const reply = this.reply(multi, keep);
+    this.socket.write(line + '\r\n');
+    return reply;
+  }
+
+  /** USER/PASS; throws on -ERR. */
+  async login(user: string, password: string): Promise<void> {
+    const u = await this.command(`USER ${user}`);
+    if (!u.ok) throw new Pop3Error(`USER: ${u.line}`, 'AUTH');
+    const p = await this.command(`PASS ${password}`);
+    if (!p.ok) throw new Pop3Error(`PASS: ${p.line}`, 'AUTH');
+  }
+
+  /** QUIT, then waits for the server to close (both servers close after the reply). */
+  async quit(): Promise<void> {
+    const r = await this.command('QUIT');
+    if (!r.ok) throw new Pop3Error(`QUIT: ${r.line}`, 'QUIT');
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private reply(multi: boolean, keep = false): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      this.head = [];
+      this.headLength = 0;
+      this.multi = multi;
+      this.keep = keep;
+      this.kept = [];
+      this.statusLine = undefined;
+      this.octets = 0;
+      this.tailLength = 0;
+      this.resolve = resolve;
+      this.reject = reject;
+      if (this.failure) this.fail(this.failure);
+    });
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    const reject = this.reject;
+    this.resolve = this.reject = undefined;
+    reject?.(error);
+  }
+
+  private done(reply: Reply): void {
+    const resolve = this.resolve;
+    this.resolve = this.reject = undefined;
+    resolve?.(reply);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.resolve === undefined) return; // nothing asked: unsolicited bytes (the close after QUIT) are ignored
+    this.octets += chunk.length;
+    if (this.statusLine === undefined) {
+      // Still in the status line: it is short, gather it.
+      this.head.push(chunk);
+      this.headLength += chunk.length;
+      const all = this.head.length === 1 ? chunk : Buffer.concat(this.head, this.headLength);
+      const eol = all.indexOf('\r\n');
+      if (eol === -1) {
+        if (this.head.length > 1) this.head = [all];
+        return;
+      }
+      this.statusLine = all.toString('latin1', 0, eol);
+      const ok = this.statusLine.startsWith('+');
+      if (!this.multi || !ok) {
+        this.done({ ok, line: this.statusLine, octets: this.octets });
+        return;
+      }
+      // The rest of this chunk is the start of the body: the ".\r\n" alone may follow the status line.
+      const rest = all.subarray(eol);
+      if (this.keep) this.kept.push(all.subarray(eol + 2));
+      this.pushTail(rest);
+    } else {
+      if (this.keep) this.kept.push(chunk);
+      this.pushTail(chunk);
+    }
+    if (this.tailLength === 5 && this.tail.equals(CRLF_DOT_CRLF)) {
+      const body = this.keep ? Buffer.concat(this.kept) : undefined;
+      this.done({ ok: true, line: this.statusLine, octets: this.octets, body });
+    }
+  }
+
+  /** Keeps the last five octets seen (the CRLF ending the status line counts: "+OK\r\n.\r\n" is a complete empty list). */
+  private pushTail(data: Buffer): void {
+    if (data.length >= 5) {
+      data.copy(this.tail, 0, data.length - 5);
+      this.tailLength = 5;
+      return;
+    }
+    const keep = Math.min(this.tailLength, 5 - data.length);
+    this.tail.copy(this.tail, 0, this.tailLength - keep, this.tailLength);
+    data.copy(this.tail, keep);
+    this.tailLength = keep + data.length;
+  }
+}

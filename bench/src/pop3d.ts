@@ -1,0 +1,180 @@
+/**
+ * The pop3d under test: the real daemon (runtime/bin/pop3d.js, as built by
+ * `npx tsc -b`), run as the benchmark user on the shared Maildir tree, its
+ * JSON log written to a file (as a service manager would), readiness = the
+ * `pop3d.ready` log line. The admin API is reached over its Unix socket.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+import type { ResultPromise } from 'execa' with { 'resolution-mode': 'import' };
+import { asUser, chownTree, start, type Account } from './system';
+
+export const POP3D_BIN = resolve(__dirname, '..', '..', 'runtime', 'bin', 'pop3d.js');
+
+/** How long pop3d may take to log `pop3d.ready`, ms. */
+const READY_TIMEOUT_MS = 20_000;
+/** How long a stop may take before SIGKILL, ms. */
+const STOP_TIMEOUT_MS = 15_000;
+
+export interface Pop3dOptions {
+  dir: string;
+  maildirRoot: string;
+  usersFile: string;
+  certFile: string;
+  keyFile: string;
+  port: number;
+  sslPort: number;
+  nofile: number;
+  account: Account;
+  /** Write a V8 CPU profile (`node --cpu-prof`) into this directory at exit. */
+  cpuProfileDir?: string;
+  /** Let SIGUSR2 write a heap snapshot (`node --heapsnapshot-signal`) into this directory. */
+  heapSnapshotDir?: string;
+}
+
+/** The configuration the benchmark runs pop3d with; extra binds are added for scenario f. */
+export function benchConfig(o: Pop3dOptions, extraBinds: Array<{ address: string; port: number }> = []) {
+  return {
+    binds: [{ address: '127.0.0.1', port: o.port }, ...extraBinds],
+    ssl: { enabled: true, binds: [{ address: '127.0.0.1', port: o.sslPort }] },
+    tls: { certFile: o.certFile, keyFile: o.keyFile },
+    limits: {
+      // 10,000 idle sessions (scenario c) plus headroom; all clients come from 127.0.0.1.
+      maxConnections: 15_000,
+      maxConnectionsPerIp: 15_000,
+      // Dovecot's auth_failure_delay default is 2 s; keep pop3d's equal default. No login is meant to fail.
+      loginFailureDelayMs: 2000,
+    },
+  };
+}
+
+export class Pop3d {
+  readonly socket: string;
+  readonly logFile: string;
+  private child: ResultPromise | undefined;
+
+  constructor(readonly options: Pop3dOptions) {
+    this.socket = join(options.dir, 'admin.sock');
+    this.logFile = join(options.dir, 'pop3d.log');
+  }
+
+  get pid(): number {
+    const pid = this.child?.pid;
+    if (pid === undefined) throw new Error('pop3d is not running');
+    return pid;
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    const stateDir = join(o.dir, 'state');
+    mkdirSync(stateDir, { recursive: true });
+    const configFile = join(o.dir, 'config.json');
+    writeFileSync(configFile, JSON.stringify(benchConfig(o), null, 2) + '\n');
+    for (const d of [o.cpuProfileDir, o.heapSnapshotDir]) if (d) mkdirSync(d, { recursive: true });
+    chownTree(o.dir, o.account);
+    for (const d of [o.cpuProfileDir, o.heapSnapshotDir]) if (d) chownTree(d, o.account);
+    const node = [
+      process.execPath,
+      ...(o.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`] : []),
+      ...(o.heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2'] : []),
+      POP3D_BIN,
+      '--config',
+      configFile,
+      '--users',
+      o.usersFile,
+      '--maildir-root',
+      o.maildirRoot,
+      '--state-dir',
+      stateDir,
+      '--admin-socket',
+      this.socket,
+      '--hostname',
+      'bench.invalid',
+      '--drain-seconds',
+      '1',
+    ];
+    const [file, ...args] = asUser(node, o.nofile, o.account);
+    const child = (
+      await start(file!, args, {
+        // A heap snapshot is written into the working directory.
+        cwd: o.heapSnapshotDir ?? o.dir,
+        stdout: { file: this.logFile },
+        stderr: { file: this.logFile + '.err' },
+      })
+    ).child;
+    this.child = child;
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      let log = '';
+      try {
+        log = readFileSync(this.logFile, 'utf8');
+      } catch {
+        // not created yet
+      }
+      // This process's ready line (after a restart the file may still show the previous one).
+      if (log.includes('"event":"pop3d.ready"') && log.includes(`"pid":${child.pid}`)) return;
+      if (child.exitCode !== null || Date.now() > deadline) {
+        let err = '';
+        try {
+          err = readFileSync(this.logFile + '.err', 'utf8');
+        } catch {
+          // none
+        }
+        throw new Error(`pop3d did not become ready:\n${log.slice(-2000)}\n${err.slice(-2000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.child = undefined;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await child;
+    clearTimeout(timer);
+  }
+
+  /** One admin API call; resolves with the status and the parsed body. */
+  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    return new Promise((resolvePromise, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const req = request(
+        {
+          socketPath: this.socket,
+          method,
+          path,
+          headers:
+            payload === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = text;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // not JSON
+            }
+            resolvePromise({ status: res.statusCode ?? 0, body: parsed });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.setTimeout(30_000, () => req.destroy(new Error('admin API: no answer within 30 s')));
+      req.end(payload);
+    });
+  }
+}
