@@ -86,7 +86,7 @@ describe('passwd-file users', () => {
 
   it('re-reads the file when it changes, keeps the last good copy when it vanishes', async () => {
     await fsp.writeFile(file, 'a:{PLAIN}one\n');
-    const db = new PasswdFileDatabase(file);
+    const db = new PasswdFileDatabase(file, undefined, { checkIntervalMs: 0 });
     assert.equal((await db.verify('a', 'one')).ok, true);
     await fsp.writeFile(file, 'a:{PLAIN}two\nb:{PLAIN}three\n');
     assert.equal((await db.verify('a', 'one')).ok, false);
@@ -141,7 +141,7 @@ describe('passwd-file users', () => {
     assert.equal(lines[3], '');
     assert.equal((await fsp.stat(file)).mode & 0o777, 0o600);
     assert.deepEqual(await fsp.readdir(dir), ['passwd']); // no temp file left
-    const db = new PasswdFileDatabase(file);
+    const db = new PasswdFileDatabase(file, undefined, { checkIntervalMs: 0 });
     assert.equal((await db.verify('bob', 'b-pass')).ok, true);
     assert.equal((await db.verify('alice', 'a-pass')).ok, true);
     // Concurrent adds in one process do not lose each other.

@@ -14,8 +14,6 @@ const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
 const CRLF_BUF = Buffer.from('\r\n');
-const CR_BUF = Buffer.from('\r');
-const DOT_BUF = Buffer.from('.');
 
 export interface NormaliserOptions {
   /** Double a "." at the start of a line (RFC 1939 byte-stuffing). */
@@ -31,8 +29,14 @@ const enum Phase {
 
 /**
  * Incremental normaliser; feed it chunks in order, then call finish().
- * `push` appends output pieces to `out` (slices of the input where possible)
- * and reports whether the output is complete (TOP reached its line count).
+ *
+ * Every change it makes to the bytes is the insertion of one octet before an
+ * input position (a CR before a bare LF, a "." before a line starting with
+ * "."; a CR held back from the previous chunk) or the end of the output before
+ * the end of the input (a CR held back, TOP done). `plan()` finds those in one
+ * pass without allocating; `transform()` then copies the input once into one
+ * output buffer (or returns a slice of the input when nothing changes), and
+ * `measure()` only counts.
  */
 export class Normaliser {
   private lineStart = true;
@@ -42,9 +46,13 @@ export class Normaliser {
   private remaining: number;
   private readonly dotStuff: boolean;
   private readonly top: boolean;
+  /** Insertions planned for the current chunk: input position and octet. */
+  private at = new Int32Array(64);
+  private octet = new Uint8Array(64);
+  private inserts = 0;
   /** true once TOP has sent all it must. */
   done = false;
-  /** true when the last push changed the bytes (so its input slice could not be sent as is). */
+  /** true when the last chunk's bytes changed (so its input slice could not be sent as is). */
   modified = false;
 
   constructor(opts: NormaliserOptions) {
@@ -53,30 +61,88 @@ export class Normaliser {
     this.remaining = opts.bodyLines ?? 0;
   }
 
-  /** Processes one chunk. Returns true when the output is complete (TOP), after which later input is ignored. */
+  /** Processes one chunk; appends its output to `out`. Returns true when the output is complete (TOP). */
   push(buf: Buffer, out: Buffer[]): boolean {
+    const data = this.transform(buf);
+    if (data.length > 0) out.push(data);
+    return this.done;
+  }
+
+  /** The output for one chunk: a slice of `buf` when unchanged, else one new buffer. Empty once TOP is done. */
+  transform(buf: Buffer): Buffer {
+    const end = this.plan(buf);
+    const n = this.inserts;
+    if (n === 0) return end === buf.length ? buf : buf.subarray(0, end);
+    const out = Buffer.allocUnsafe(end + n);
+    let o = 0;
+    let from = 0;
+    for (let i = 0; i < n; i++) {
+      const to = this.at[i]!;
+      if (to > from) o += buf.copy(out, o, from, to);
+      out[o++] = this.octet[i]!;
+      from = to;
+    }
+    if (end > from) buf.copy(out, o, from, end);
+    return out;
+  }
+
+  /** The number of octets `transform(buf)` would return, without building them. */
+  measure(buf: Buffer): number {
+    const end = this.plan(buf);
+    return end + this.inserts;
+  }
+
+  /** At end of file: a last line without a newline gets CRLF. */
+  finish(out: Buffer[]): void {
+    const tail = this.finishBuffer();
+    if (tail !== undefined) out.push(tail);
+  }
+
+  /** At end of file: the CRLF a last line without a newline gets, or undefined. */
+  finishBuffer(): Buffer | undefined {
+    if (this.done) return undefined;
+    const tail = this.pendingCR || this.lineHasContent ? CRLF_BUF : undefined;
+    this.pendingCR = false;
+    this.lineHasContent = false;
+    this.lineStart = true;
+    return tail;
+  }
+
+  private insert(position: number, octet: number): void {
+    if (this.inserts === this.at.length) {
+      const at = new Int32Array(this.at.length * 2);
+      at.set(this.at);
+      this.at = at;
+      const oc = new Uint8Array(this.octet.length * 2);
+      oc.set(this.octet);
+      this.octet = oc;
+    }
+    this.at[this.inserts] = position;
+    this.octet[this.inserts] = octet;
+    this.inserts++;
+  }
+
+  /** Plans the insertions for `buf` (into at/octet/inserts) and returns where its output ends. */
+  private plan(buf: Buffer): number {
+    this.inserts = 0;
     this.modified = false;
-    if (this.done) return true;
+    if (this.done) return 0;
     let pos = 0;
     const n = buf.length;
     if (this.pendingCR && n > 0) {
+      // The CR held back from the previous chunk goes out now: before an LF it ends the line, otherwise it is content.
       this.pendingCR = false;
-      this.modified = true;
+      this.insert(0, CR);
       if (buf[0] === LF) {
-        out.push(CRLF_BUF);
         pos = 1;
-        if (this.endLine()) return true;
+        if (this.endLine()) return this.finishPlan(1);
       } else {
-        out.push(CR_BUF);
         this.lineStart = false;
         this.lineHasContent = true;
       }
     }
     while (pos < n) {
-      if (this.lineStart && this.dotStuff && buf[pos] === DOT) {
-        out.push(DOT_BUF);
-        this.modified = true;
-      }
+      if (this.lineStart && this.dotStuff && buf[pos] === DOT) this.insert(pos, DOT);
       const lf = buf.indexOf(LF, pos);
       if (lf === -1) {
         let end = n;
@@ -84,40 +150,25 @@ export class Normaliser {
           // Is it a CRLF split across chunks, or a lone CR? The next chunk tells.
           end = n - 1;
           this.pendingCR = true;
-          this.modified = true;
         }
         if (end > pos) {
-          out.push(buf.subarray(pos, end));
           this.lineStart = false;
           this.lineHasContent = true;
         }
-        return false;
+        return this.finishPlan(end);
       }
-      let end = lf;
-      if (end > pos && buf[end - 1] === CR) {
-        end--;
-        if (end > pos) out.push(buf.subarray(pos, end));
-        out.push(CRLF_BUF);
-      } else {
-        // A bare LF: the line goes out with CRLF.
-        this.modified = true;
-        if (end > pos) out.push(buf.subarray(pos, end));
-        out.push(CRLF_BUF);
-      }
-      if (end > pos) this.lineHasContent = true;
+      const crlf = lf > pos && buf[lf - 1] === CR;
+      if (!crlf) this.insert(lf, CR); // a bare LF: the line goes out with CRLF
+      if ((crlf ? lf - 1 : lf) > pos) this.lineHasContent = true;
       pos = lf + 1;
-      if (this.endLine()) return true;
+      if (this.endLine()) return this.finishPlan(pos);
     }
-    return false;
+    return this.finishPlan(n);
   }
 
-  /** At end of file: a last line without a newline gets CRLF. */
-  finish(out: Buffer[]): void {
-    if (this.done) return;
-    if (this.pendingCR || this.lineHasContent) out.push(CRLF_BUF);
-    this.pendingCR = false;
-    this.lineHasContent = false;
-    this.lineStart = true;
+  private finishPlan(end: number): number {
+    this.modified = this.inserts > 0 || this.pendingCR || this.done;
+    return end;
   }
 
   private endLine(): boolean {

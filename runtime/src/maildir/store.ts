@@ -8,7 +8,7 @@
  * message that was not deleted.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { type BigIntStats, promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Logger, nullLogger } from '../log.js';
 import {
@@ -18,7 +18,8 @@ import {
   MailStoreError,
   MessageUnavailableError,
 } from './errors.js';
-import { Normaliser, totalLength } from './normalise.js';
+import { FAILED, FsBatch, GONE } from './fs-batch.js';
+import { Normaliser } from './normalise.js';
 
 /** One message as listed for the session: fixed for the session's lifetime. */
 export interface MessageInfo {
@@ -80,10 +81,18 @@ export class SinkClosedError extends Error {
 
 /** Bytes read from a message file at a time. 64 KiB. */
 const READ_CHUNK = 64 * 1024;
+/** Largest read when sending a message, octets. 256 KiB. */
+const SEND_CHUNK = 256 * 1024;
 /** File system operations run at once during a scan or an expunge. */
 const FS_CONCURRENCY = 8;
 /** Message sizes remembered across sessions (Maildir files never change content). */
 const SIZE_CACHE_ENTRIES = 200_000;
+/** Files in a scan from which renames and measurements go to the worker thread in one batch. */
+const BATCH_THRESHOLD = 64;
+/** Mailbox listings remembered across sessions (see MaildirStore.scan). */
+const LISTING_CACHE_ENTRIES = 10_000;
+/** A directory modified less than this long ago may change again without its mtime changing, in ns. 1 s. */
+const LISTING_DIRTY_NS = 1_000_000_000n;
 /** Directory and file mode for what we create. */
 const DIR_MODE = 0o700;
 /** RFC 1939 section 7: "one to 70 characters in the range 0x21 to 0x7E". */
@@ -182,21 +191,29 @@ export async function measureMessageFile(file: string): Promise<number> {
   try {
     const norm = new Normaliser({ dotStuff: false });
     const buf = Buffer.allocUnsafe(READ_CHUNK);
-    const pieces: Buffer[] = [];
     let size = 0;
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, null);
       if (bytesRead === 0) break;
-      pieces.length = 0;
-      norm.push(buf.subarray(0, bytesRead), pieces);
-      size += totalLength(pieces);
+      size += norm.measure(buf.subarray(0, bytesRead));
+      // A short read of a regular file is its end: no further read needed to learn it.
+      if (bytesRead < READ_CHUNK) break;
     }
-    pieces.length = 0;
-    norm.finish(pieces);
-    return size + totalLength(pieces);
+    return size + (norm.finishBuffer()?.length ?? 0);
   } finally {
     await fh.close();
   }
+}
+
+/** A mailbox listing kept across sessions, valid while `stamp` (the mtimes of new/ and cur/) holds. */
+interface Listing {
+  stamp: string;
+  /** The stamp was not dirty and nothing moved while listing: an equal stamp means an unchanged mailbox. */
+  trusted: boolean;
+  /** `cur/<name>` (or `new/<name>` for a file that could not be moved). */
+  files: readonly string[];
+  messages: ReadonlyArray<MessageInfo>;
+  totalSize: number;
 }
 
 interface ScanEntry {
@@ -206,22 +223,35 @@ interface ScanEntry {
   time: number;
 }
 
-/** A bounded map from message key to size, oldest forgotten first. */
+/**
+ * Message sizes by mailbox, then by unique name: two lookups in maps keyed by
+ * strings that already exist, instead of one by a concatenated key that must
+ * be built and hashed per message at every scan. Bounded by the number of
+ * sizes; the least recently scanned mailbox is forgotten first.
+ */
 class SizeCache {
-  private readonly map = new Map<string, number>();
+  private readonly byDir = new Map<string, Map<string, number>>();
+  private entries = 0;
   constructor(private readonly max: number) {}
-  get(key: string): number | undefined {
-    return this.map.get(key);
+  /** The sizes of one mailbox (created empty), marked most recently used. */
+  of(dir: string): Map<string, number> {
+    let sizes = this.byDir.get(dir);
+    if (sizes === undefined) sizes = new Map();
+    else this.byDir.delete(dir);
+    this.byDir.set(dir, sizes);
+    return sizes;
   }
-  set(key: string, size: number): void {
-    this.map.set(key, size);
-    if (this.map.size > this.max) {
-      const oldest = this.map.keys().next().value;
-      if (oldest !== undefined) this.map.delete(oldest);
+  set(sizes: Map<string, number>, unique: string, size: number): void {
+    if (!sizes.has(unique)) this.entries++;
+    sizes.set(unique, size);
+    while (this.entries > this.max && this.byDir.size > 1) {
+      const [oldestDir, oldest] = this.byDir.entries().next().value!;
+      this.entries -= oldest.size;
+      this.byDir.delete(oldestDir);
     }
   }
-  delete(key: string): void {
-    this.map.delete(key);
+  delete(dir: string, unique: string): void {
+    if (this.byDir.get(dir)?.delete(unique)) this.entries--;
   }
 }
 
@@ -237,6 +267,10 @@ export class MaildirStore implements MailStore {
   readonly root: string;
   private readonly log: Logger;
   private readonly sizes: SizeCache;
+  /** The worker thread that renames and measures many files at once. */
+  private readonly batch = new FsBatch();
+  /** Listings of unchanged mailboxes, by Maildir path, least recently used first. */
+  private readonly listings = new Map<string, Listing>();
 
   constructor(opts: MaildirStoreOptions) {
     this.root = path.resolve(opts.root);
@@ -265,26 +299,45 @@ export class MaildirStore implements MailStore {
     }
   }
 
+  /**
+   * Lists the mailbox. A listing is kept across sessions while the
+   * modification times of new/ and cur/ stay the same: every delivery,
+   * move, flag change or removal in a Maildir is a create, rename or unlink in
+   * one of them, which changes its mtime. As Dovecot does, a directory
+   * changed within the last LISTING_DIRTY_MS is not trusted (a second change
+   * in the same clock tick would keep its mtime). So a login to an unchanged
+   * mailbox costs two stat() calls, not two readdir() and a sort.
+   */
   private async scan(user: string, dir: string): Promise<Mailbox> {
-    try {
-      await fsp.stat(this.root);
-    } catch (err) {
-      throw new MailboxUnavailableError(`the Maildir root ${this.root} is not accessible`, { cause: err });
+    const newDir = path.join(dir, 'new');
+    const curDir = path.join(dir, 'cur');
+    let stamp = this.stamp(newDir, curDir);
+    if (stamp === undefined) {
+      await this.create(user, dir);
+      stamp = this.stamp(newDir, curDir);
+      if (stamp === undefined) throw new MailboxUnavailableError(`the Maildir ${dir} cannot be created`);
     }
-    await mkdirIfMissing(path.join(this.root, user));
-    await mkdirIfMissing(dir);
-    for (const sub of ['cur', 'new', 'tmp']) await mkdirIfMissing(path.join(dir, sub));
+    const cached = this.listings.get(dir);
+    if (cached !== undefined && cached.trusted && cached.stamp === stamp.key)
+      return this.reuse(dir, user, cached, stamp);
 
+    const curNames = await this.listMessageFiles(curDir);
+    const fresh = await this.listMessageFiles(newDir);
+    // A listing made while the directories were still changing (or before a change that kept every name):
+    // when the names are the same, so are the messages (a Maildir file's content never changes), and the
+    // listing is reused without sorting, measuring or computing UIDLs again.
+    if (cached !== undefined && fresh.length === 0 && sameNames(cached, curNames))
+      return this.reuse(dir, user, cached, stamp);
+    const inCur = new Set(curNames);
+    const moved = await this.moveAllToCur(dir, fresh, inCur);
     const entries: ScanEntry[] = [];
-    const fresh = await this.listMessageFiles(path.join(dir, 'new'));
-    const moved = await mapLimit(fresh, FS_CONCURRENCY, (name) => this.moveToCur(dir, name));
-    for (const rel of moved) if (rel !== undefined && rel.startsWith('new/')) entries.push(entryFor(rel));
-    for (const name of await this.listMessageFiles(path.join(dir, 'cur'))) entries.push(entryFor('cur/' + name));
+    for (const rel of moved) if (rel !== undefined) entries.push(entryFor(rel));
+    for (const name of curNames) entries.push(entryFor('cur/' + name));
 
     // Order by delivery time, then by name: stable across sessions.
     entries.sort((a, b) => a.time - b.time || cmp(a.unique, b.unique) || cmp(a.rel, b.rel));
 
-    const sizes = await mapLimit(entries, FS_CONCURRENCY, (e) => this.sizeOf(dir, e));
+    const sizes = await this.sizesOf(dir, entries);
     const files: string[] = [];
     const messages: MessageInfo[] = [];
     const seen = new Set<string>();
@@ -302,7 +355,74 @@ export class MaildirStore implements MailStore {
       totalSize += size;
     }
     this.log.info('mailbox_opened', { user, messages: messages.length, octets: totalSize, moved: fresh.length });
-    return new MaildirMailbox(dir, files, messages, totalSize, this.sizes, this.log.child({ user }));
+    // Trusted on its stamp alone only when nothing moved (a move changed the mtimes read before it) and the
+    // stamp is not dirty; otherwise kept to be checked against the names next time.
+    this.listings.delete(dir);
+    this.listings.set(dir, {
+      stamp: stamp.key,
+      trusted: fresh.length === 0 && !stamp.dirty,
+      files,
+      messages,
+      totalSize,
+    });
+    if (this.listings.size > LISTING_CACHE_ENTRIES) this.listings.delete(this.listings.keys().next().value!);
+    return new MaildirMailbox(dir, files, messages, totalSize, this, this.log.child({ user }));
+  }
+
+  private reuse(dir: string, user: string, listing: Listing, stamp: { key: string; dirty: boolean }): Mailbox {
+    if (listing.stamp !== stamp.key || !listing.trusted) {
+      listing.stamp = stamp.key;
+      listing.trusted = !stamp.dirty;
+    }
+    this.listings.delete(dir); // most recently used last
+    this.listings.set(dir, listing);
+    return new MaildirMailbox(dir, listing.files, listing.messages, listing.totalSize, this, this.log.child({ user }));
+  }
+
+  /**
+   * The mtimes of new/ and cur/ as one key, and whether either changed too
+   * recently to trust; undefined when one is missing. Synchronous on
+   * purpose: two stat() calls of hot directory entries cost microseconds,
+   * while two thread-pool round trips cost a sixth of a whole session's CPU
+   * (profile of scenario a). The one case where this blocks the event loop
+   * noticeably is a Maildir on a hung network file system; use fsp.stat here
+   * if Maildirs may live on NFS.
+   */
+  private stamp(newDir: string, curDir: string): { key: string; dirty: boolean } | undefined {
+    let n: BigIntStats;
+    let c: BigIntStats;
+    try {
+      n = statSync(newDir, { bigint: true });
+      c = statSync(curDir, { bigint: true });
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+    const newest = n.mtimeNs > c.mtimeNs ? n.mtimeNs : c.mtimeNs;
+    const dirty = BigInt(Date.now()) * 1_000_000n - newest < LISTING_DIRTY_NS;
+    return { key: `${n.mtimeNs}:${c.mtimeNs}:${n.ino}:${c.ino}`, dirty };
+  }
+
+  /** Creates the user's Maildir (first login of a user who never got mail). */
+  private async create(user: string, dir: string): Promise<void> {
+    try {
+      await fsp.stat(this.root);
+    } catch (err) {
+      throw new MailboxUnavailableError(`the Maildir root ${this.root} is not accessible`, { cause: err });
+    }
+    await mkdirIfMissing(path.join(this.root, user));
+    await mkdirIfMissing(dir);
+    for (const sub of ['cur', 'new', 'tmp']) await mkdirIfMissing(path.join(dir, sub));
+  }
+
+  /** A listing is no longer valid (messages removed). */
+  forget(dir: string): void {
+    this.listings.delete(dir);
+  }
+
+  /** Forgets a message's cached size (it was removed). */
+  forgetSize(dir: string, unique: string): void {
+    this.sizes.delete(dir, unique);
   }
 
   /** Names of message files in new/ or cur/: no dotfiles, no directories. */
@@ -320,14 +440,12 @@ export class MaildirStore implements MailStore {
    * (and serves it from there) when the move fails or the target exists
    * (rename would replace it); undefined when the file is gone.
    */
-  private async moveToCur(dir: string, name: string): Promise<string | undefined> {
+  private async moveToCur(dir: string, name: string, inCur: ReadonlySet<string>): Promise<string | undefined> {
     const target = name.includes(':') ? name : name + ':2,';
-    try {
-      await fsp.lstat(path.join(dir, 'cur', target));
+    // cur/ was just listed: no lstat per file to learn whether the target exists.
+    if (inCur.has(target)) {
       this.log.warn('maildir_move_skipped', { dir, file: name, reason: 'target exists' });
       return 'new/' + name;
-    } catch (err) {
-      if (errno(err) !== 'ENOENT') return 'new/' + name;
     }
     try {
       await fsp.rename(path.join(dir, 'new', name), path.join(dir, 'cur', target));
@@ -339,15 +457,73 @@ export class MaildirStore implements MailStore {
     }
   }
 
-  private async sizeOf(dir: string, e: ScanEntry): Promise<number | undefined> {
-    const named = sizeFromName(e.unique);
-    if (named !== undefined) return named;
-    const key = dir + '\0' + e.unique;
-    const cached = this.sizes.get(key);
-    if (cached !== undefined) return cached;
+  /** moveToCur for each name; many at once go to the worker thread in one batch, which measures them too. */
+  private async moveAllToCur(
+    dir: string,
+    names: string[],
+    inCur: ReadonlySet<string>,
+  ): Promise<Array<string | undefined>> {
+    if (names.length < BATCH_THRESHOLD)
+      return mapLimit(names, FS_CONCURRENCY, (name) => this.moveToCur(dir, name, inCur));
+    const out = new Array<string | undefined>(names.length);
+    const pairs: Array<[string, string]> = [];
+    const slots: number[] = [];
+    names.forEach((name, i) => {
+      const target = name.includes(':') ? name : name + ':2,';
+      if (inCur.has(target)) {
+        out[i] = 'new/' + name;
+        return;
+      }
+      pairs.push([path.join(dir, 'new', name), path.join(dir, 'cur', target)]);
+      slots.push(i);
+    });
+    const results = await this.batch.renameAndMeasure(pairs);
+    const known = this.sizes.of(dir);
+    slots.forEach((i, k) => {
+      const name = names[i]!;
+      const r = results[k]!;
+      if (r === GONE) out[i] = undefined;
+      else if (r === FAILED) out[i] = 'new/' + name;
+      else {
+        out[i] = 'cur/' + pairs[k]![1].slice(dir.length + 5);
+        if (r >= 0) this.sizes.set(known, uniqueName(name), r);
+      }
+    });
+    return out;
+  }
+
+  /** Sizes of the entries: from the name or the cache without I/O; the rest measured (many at once in the worker). */
+  private async sizesOf(dir: string, entries: readonly ScanEntry[]): Promise<Array<number | undefined>> {
+    const sizes = new Array<number | undefined>(entries.length);
+    const known = this.sizes.of(dir);
+    const unknown: number[] = [];
+    entries.forEach((e, i) => {
+      const size = known.get(e.unique) ?? sizeFromName(e.unique);
+      if (size === undefined) unknown.push(i);
+      else sizes[i] = size;
+    });
+    if (unknown.length === 0) return sizes;
+    if (unknown.length < BATCH_THRESHOLD) {
+      const measured = await mapLimit(unknown, FS_CONCURRENCY, (i) => this.sizeOf(dir, entries[i]!, known));
+      unknown.forEach((i, k) => (sizes[i] = measured[k]));
+      return sizes;
+    }
+    const results = await this.batch.measure(unknown.map((i) => path.join(dir, entries[i]!.rel)));
+    unknown.forEach((i, k) => {
+      const r = results[k]!;
+      if (r === FAILED) throw new Error(`cannot read ${path.join(dir, entries[i]!.rel)}`);
+      if (r === GONE) return;
+      sizes[i] = r;
+      this.sizes.set(known, entries[i]!.unique, r);
+    });
+    return sizes;
+  }
+
+  /** Measures one message not known from its name or the cache. */
+  private async sizeOf(dir: string, e: ScanEntry, known: Map<string, number>): Promise<number | undefined> {
     try {
       const size = await measureMessageFile(path.join(dir, e.rel));
-      this.sizes.set(key, size);
+      this.sizes.set(known, e.unique, size);
       return size;
     } catch (err) {
       if (errno(err) === 'ENOENT') return undefined;
@@ -358,6 +534,18 @@ export class MaildirStore implements MailStore {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Whether cur/ holds exactly the files of `listing` (and it has none left in new/). */
+function sameNames(listing: Listing, curNames: readonly string[]): boolean {
+  if (listing.files.length !== curNames.length) return false;
+  const names = new Set<string>();
+  for (const rel of listing.files) {
+    if (!rel.startsWith('cur/')) return false;
+    names.add(rel.slice(4));
+  }
+  for (const name of curNames) if (!names.has(name)) return false;
+  return true;
 }
 
 function entryFor(rel: string): ScanEntry {
@@ -373,7 +561,7 @@ class MaildirMailbox implements Mailbox {
     private readonly files: readonly string[],
     readonly messages: ReadonlyArray<MessageInfo>,
     readonly totalSize: number,
-    private readonly sizes: SizeCache,
+    private readonly store: MaildirStore,
     private readonly log: Logger,
   ) {}
 
@@ -389,22 +577,23 @@ class MaildirMailbox implements Mailbox {
     }
     try {
       const norm = new Normaliser({ dotStuff: true, bodyLines: opts.bodyLines });
-      const pieces: Buffer[] = [];
+      // Big reads for a big message (fewer read and write calls), no more than the message for a small one.
+      const chunkSize = Math.min(SEND_CHUNK, this.messages[index]!.size + 1);
+      let buf = Buffer.allocUnsafe(chunkSize);
       for (;;) {
-        // A fresh buffer per read: the socket may hold on to it until sent.
-        const buf = Buffer.allocUnsafe(READ_CHUNK);
-        const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, null);
+        const { bytesRead } = await fh.read(buf, 0, chunkSize, null);
         if (bytesRead === 0) break;
         const chunk = buf.subarray(0, bytesRead);
-        pieces.length = 0;
-        const done = norm.push(chunk, pieces);
-        const data = !norm.modified && !done ? chunk : Buffer.concat(pieces);
+        const data = norm.transform(chunk);
+        // The socket may hold on to what it was given until sent: a slice of `buf` means a fresh read buffer.
+        if (data.buffer === buf.buffer) buf = Buffer.allocUnsafe(chunkSize);
         if (data.length > 0 && !out.write(data)) await drained(out);
-        if (done) return;
+        // TOP is complete, or a short read of a regular file: its end.
+        if (norm.done) return;
+        if (bytesRead < chunkSize) break;
       }
-      pieces.length = 0;
-      norm.finish(pieces);
-      if (pieces.length > 0 && !out.write(Buffer.concat(pieces))) await drained(out);
+      const tail = norm.finishBuffer();
+      if (tail !== undefined && !out.write(tail)) await drained(out);
     } finally {
       await fh.close().catch(() => undefined);
     }
@@ -412,6 +601,7 @@ class MaildirMailbox implements Mailbox {
 
   async expunge(indices: readonly number[]): Promise<{ failed: number }> {
     let failed = 0;
+    this.store.forget(this.dir);
     await mapLimit(indices, FS_CONCURRENCY, async (i) => {
       const rel = this.files[i];
       if (rel === undefined) return;
@@ -423,7 +613,7 @@ class MaildirMailbox implements Mailbox {
         this.log.error('message_delete_failed', { file: rel, error: err });
         return;
       }
-      this.sizes.delete(this.dir + '\0' + uniqueName(rel.slice(4)));
+      this.store.forgetSize(this.dir, uniqueName(rel.slice(4)));
     });
     return { failed };
   }

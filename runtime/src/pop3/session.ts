@@ -234,7 +234,8 @@ export class Pop3Session extends EventEmitter {
     } catch {
       // not a TCP socket (tests may use pipes)
     }
-    this.log.info('connect', { tls: this.secure });
+    // No 'connect' line: a session logs 'login', 'quit' and 'disconnect' (the connection's end, when its
+    // slot is free again), three synchronous log writes per session instead of five.
     const host = this.env.hostname.replace(/[^\x21-\x7e]/g, '').slice(0, MAX_GREETING_HOST) || 'localhost';
     // RFC 1939 section 4: "Once the TCP connection has been opened by a POP3
     // client, the POP3 server issues a one line greeting." No APOP timestamp:
@@ -314,7 +315,7 @@ export class Pop3Session extends EventEmitter {
       this.mailbox.release();
       this.mailbox = undefined;
     }
-    this.log.info('disconnect', { state, user: this._user });
+    this.log.info('disconnect', { state, user: this._user, tls: this.secure });
     if (!this.closeEmitted) {
       this.closeEmitted = true;
       this.emit('close');
@@ -761,7 +762,12 @@ export class Pop3Session extends EventEmitter {
     this._user = user;
     this._state = 'TRANSACTION';
     this.log = this.log.child({ user: logName(user) });
-    this.log.info('login', { mechanism, messages: mailbox.messages.length });
+    this.log.info('login', {
+      mechanism,
+      tls: this.secure,
+      messages: mailbox.messages.length,
+      octets: mailbox.totalSize,
+    });
     this.touch();
     this.send(`+OK Logged in, ${mailbox.messages.length} messages (${mailbox.totalSize} octets)`);
   }

@@ -225,14 +225,20 @@ export function parsePasswdFile(
   return { users, dummy: dummySource?.dummy() ?? defaultDummy() };
 }
 
+/** How often a users file is checked for changes, in milliseconds. 1000 (1 s). */
+export const CHECK_INTERVAL_MS = 1000;
+
 /**
  * A passwd-file user database. The file is read at the first login and again
- * whenever its mtime/ctime/size/inode change (one stat per login, none per
- * command). If a re-read fails, the last good copy stays in use.
+ * whenever its mtime/ctime/size/inode change, checked with one stat at most
+ * every `checkIntervalMs` (not one per login). If a re-read fails, the last
+ * good copy stays in use.
  */
 export class PasswdFileDatabase implements UserDatabase {
   private snapshot: Snapshot | undefined;
   private loading: Promise<Snapshot> | undefined;
+  private checkedAt = 0;
+  private readonly checkIntervalMs: number;
 
   private readonly crypt: CryptRunner;
 
@@ -240,13 +246,16 @@ export class PasswdFileDatabase implements UserDatabase {
    * @param opts.crypt where SHA-crypt hashes are computed; default the
    * process-wide worker pool (sharedCryptPool), so that the event loop never
    * spends the ~10 ms a hash costs.
+   * @param opts.checkIntervalMs how often the file is checked for changes, in
+   * milliseconds. Default CHECK_INTERVAL_MS (1 s); 0 checks at every login.
    */
   constructor(
     readonly file: string,
     private readonly log: Logger = nullLogger,
-    opts: { crypt?: CryptRunner } = {},
+    opts: { crypt?: CryptRunner; checkIntervalMs?: number } = {},
   ) {
     this.crypt = opts.crypt ?? sharedCryptPool();
+    this.checkIntervalMs = opts.checkIntervalMs ?? CHECK_INTERVAL_MS;
   }
 
   /** Number of users in the last copy read (0 before the first read). */
@@ -268,6 +277,8 @@ export class PasswdFileDatabase implements UserDatabase {
 
   /** Reads the file now if it changed (or was never read). */
   async current(): Promise<Snapshot> {
+    // At most one stat per checkIntervalMs, not one per login: a changed file is seen within that time.
+    if (this.snapshot && Date.now() - this.checkedAt < this.checkIntervalMs) return this.snapshot;
     if (this.loading) return this.loading;
     this.loading = this.refresh().finally(() => {
       this.loading = undefined;
@@ -278,6 +289,7 @@ export class PasswdFileDatabase implements UserDatabase {
   private async refresh(): Promise<Snapshot> {
     try {
       const st = await fsp.stat(this.file);
+      this.checkedAt = Date.now();
       const stamp = stampOf(st);
       if (this.snapshot && this.snapshot.stamp === stamp) return this.snapshot;
       const text = await fsp.readFile(this.file, 'utf8');
