@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import type { Limits } from '@pop3-iac/schema';
+import { DEFAULT_LIMITS, type Limits } from '@pop3-iac/schema';
 import { createLogger } from '../../src/log.js';
 import { MaildirStore } from '../../src/maildir/index.js';
 import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../../src/pop3/index.js';
@@ -20,16 +20,7 @@ import { Pop3TestClient } from './pop3-client.js';
 type CertPair = { key: string; cert: string };
 
 /** The schema's defaults, except a short failure delay so tests run fast. */
-export const TEST_LIMITS: Limits = {
-  maxLineLength: 1024,
-  authTimeoutSeconds: 180,
-  idleTimeoutSeconds: 600,
-  maxBadCommands: 10,
-  maxConnections: 1000,
-  maxConnectionsPerIp: 50,
-  loginFailureDelayMs: 20,
-  loginFailureDelayMaxMs: 200,
-};
+export const TEST_LIMITS: Limits = { ...DEFAULT_LIMITS, loginFailureDelayMs: 20, loginFailureDelayMaxMs: 200 };
 
 export interface HarnessOptions {
   /** passwd-file users: name -> password ({PLAIN}) or a `{SCHEME}...` field. Default alice/bob. */
