@@ -87,6 +87,8 @@ export interface AccessDecision {
 
 export interface AccessMatcher {
   check(peer: string): AccessDecision;
+  /** The same decision for an address already normalised (normalizePeerAddress), so a caller parses once. */
+  checkAddress(address: ParsedAddress | undefined): AccessDecision;
 }
 
 /**
@@ -99,17 +101,22 @@ export function compileAccessRules(permit: readonly string[], deny: readonly str
   return {
     check(peer: string): AccessDecision {
       if (permitRanges.length === 0 && denyRanges.length === 0) return { admitted: true };
-      const address = normalizePeerAddress(peer);
-      // An address we cannot read cannot be shown to pass the rules: refuse it.
-      if (address === undefined) return { admitted: false, rule: 'unparseable-peer' };
-      const denied = denyRanges.find((range) => inRange(address, range));
-      if (denied) return { admitted: false, rule: denied.text };
-      if (permitRanges.length > 0 && !permitRanges.some((range) => inRange(address, range))) {
-        return { admitted: false, rule: 'permit' };
-      }
-      return { admitted: true };
+      return checkAddress(normalizePeerAddress(peer));
     },
+    checkAddress,
   };
+
+  function checkAddress(address: ParsedAddress | undefined): AccessDecision {
+    if (permitRanges.length === 0 && denyRanges.length === 0) return { admitted: true };
+    // An address we cannot read cannot be shown to pass the rules: refuse it.
+    if (address === undefined) return { admitted: false, rule: 'unparseable-peer' };
+    const denied = denyRanges.find((range) => inRange(address, range));
+    if (denied) return { admitted: false, rule: denied.text };
+    if (permitRanges.length > 0 && !permitRanges.some((range) => inRange(address, range))) {
+      return { admitted: false, rule: 'permit' };
+    }
+    return { admitted: true };
+  }
 }
 
 function compileList(patterns: readonly string[]): AccessRange[] {

@@ -173,12 +173,14 @@ export class Pop3Server {
       socket.destroy();
       return;
     }
-    const decision = state.matcher.check(peer);
+    // Parsed once per connection: for the rules and as the per-IP counting key.
+    const address = normalizePeerAddress(peer);
+    const decision = state.matcher.checkAddress(address);
     if (!decision.admitted) {
       this.refuse(socket, managed, decision.rule ?? 'refused');
       return;
     }
-    const ipKey = normalizePeerAddress(peer)?.toString() ?? peer;
+    const ipKey = address?.toString() ?? peer;
     const { maxConnections, maxConnectionsPerIp } = state.config.limits;
     const fromThisIp = this.connectionsPerIp.get(ipKey) ?? 0;
     if (this.connections >= maxConnections || fromThisIp >= maxConnectionsPerIp) {
