@@ -162,6 +162,39 @@ describe('maildir store', () => {
     assert.equal(await fetch(mb, 5), '');
   });
 
+  it('a first login to 1,000 new messages moves and measures them all (in worker threads), as a restart re-measures them', async () => {
+    // Contents of varied lengths and line endings, so that a size landing on the wrong message would show.
+    const specs = Array.from({ length: 1000 }, (_, i) => ({
+      content: `Subject: ${i}\n\n` + (i % 3 === 0 ? 'crlf\r\n' : 'lf\n').repeat(i % 17) + '.dot' + 'x'.repeat(i % 5),
+      name: `${1700000000 + i}.M${i}.host`,
+      dir: 'new' as const,
+    }));
+    const expected = specs.map((s) => {
+      let crlf = s.content.replace(/\r?\n/g, '\r\n');
+      if (!crlf.endsWith('\r\n')) crlf += '\r\n';
+      return crlf;
+    });
+    const { dir: md } = await makeMaildir(root, 'u', specs);
+    const mb = await store.open('u');
+    assert.deepEqual(
+      mb.messages.map((m) => m.size),
+      expected.map((e) => e.length),
+    );
+    assert.equal(mb.messages[999]!.uid, '1700000999.M999.host');
+    assert.deepEqual(await fsp.readdir(path.join(md, 'new')), []);
+    assert.equal((await fsp.readdir(path.join(md, 'cur'))).length, 1000);
+    assert.equal(await fetch(mb, 998), expected[998]!.replace(/^\./gm, '..'));
+    mb.release();
+    // A new process knows no sizes: every file in cur/ is measured again, with the same result.
+    const restarted = new MaildirStore({ root });
+    const again = await restarted.open('u');
+    opened.push(again);
+    assert.deepEqual(
+      again.messages.map((m) => m.size),
+      expected.map((e) => e.length),
+    );
+  });
+
   it('caches computed sizes by unique name (no re-read at the next login)', async () => {
     const { files } = await makeMaildir(root, 'u', ['abc\n']);
     const mb = await store.open('u');
