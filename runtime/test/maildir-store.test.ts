@@ -149,13 +149,16 @@ describe('maildir store', () => {
       { content: 'anything', name: '4.d,S=8,W=1234:2,' },
       { content: 'x\r\r\ny\r', name: '5.e:2,' },
       { content: '', name: '6.f:2,' },
+      // A name that understates its file: the whole file is still sent (the small-message path gives way).
+      { content: 'z'.repeat(200) + '\n', name: '7.g,W=3:2,' },
     ]);
     const mb = await open('u');
     assert.deepEqual(
       mb.messages.map((m) => m.size),
-      [6, 6, 6, 1234, 7, 0],
+      [6, 6, 6, 1234, 7, 0, 3],
     );
-    assert.equal(mb.totalSize, 6 + 6 + 6 + 1234 + 7);
+    assert.equal(mb.totalSize, 6 + 6 + 6 + 1234 + 7 + 3);
+    assert.equal(await fetch(mb, 6), 'z'.repeat(200) + '\r\n');
     assert.equal(await fetch(mb, 0), 'a\r\nb\r\n');
     assert.equal(await fetch(mb, 2), 'a\r\nb\r\n');
     assert.equal(await fetch(mb, 4), 'x\r\r\ny\r\n');
