@@ -2,8 +2,10 @@
  * The JSON-lines logger the session writes through.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { createLogger } from '../src/log.js';
+import { BatchedLogStream } from '../src/log-batch.js';
 
 describe('logger', () => {
   it('writes one JSON object per line with ts, level, event and fields; child adds fields', () => {
@@ -59,5 +61,47 @@ describe('logger', () => {
     const log = createLogger({ write: (l: string) => lines.push(l) });
     log.info('big', { n: 10n });
     assert.equal((JSON.parse(lines[0]!) as { n: string }).n, '10');
+  });
+
+  it('batched: the lines of one event-loop turn go out in one write, in order, at the end of the turn', async () => {
+    const writes: string[] = [];
+    const log = createLogger(new BatchedLogStream({ write: (text: string) => writes.push(text) }));
+    log.info('one');
+    log.info('two');
+    assert.equal(writes.length, 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(writes.length, 1);
+    assert.deepEqual(
+      writes[0]!
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { event: string }).event),
+      ['one', 'two'],
+    );
+  });
+
+  it('batched: what is pending is written when the process exits at once after logging', () => {
+    const logBatch = require.resolve('../src/log-batch.js');
+    const logModule = require.resolve('../src/log.js');
+    const script = `
+      const { createLogger } = require(${JSON.stringify(logModule)});
+      const { BatchedLogStream } = require(${JSON.stringify(logBatch)});
+      const log = createLogger(new BatchedLogStream(process.stdout));
+      for (let i = 0; i < 3; i++) log.info('line', { i });
+      process.exit(3);`;
+    let stdout = '';
+    try {
+      execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    } catch (err) {
+      assert.equal((err as { status: number }).status, 3);
+      stdout = (err as { stdout: string }).stdout;
+    }
+    assert.deepEqual(
+      stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { i: number }).i),
+      [0, 1, 2],
+    );
   });
 });

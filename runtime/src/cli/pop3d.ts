@@ -15,6 +15,7 @@ import { statusReport } from '../admin/status';
 import { listenOnUnixSocket } from '../admin/unix-socket';
 import { demoInstructions, demoPaths, ensureDemo } from '../demo/demo-setup';
 import { createLogger, type Logger } from '../log';
+import { BatchedLogStream } from '../log-batch';
 import { MaildirStore } from '../maildir';
 import { Pop3Server } from '../server/pop3-server';
 import { LoginThrottle, PasswdFileDatabase } from '../users';
@@ -135,7 +136,7 @@ async function initialConfig(
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  const log = createLogger(process.stdout, { service: 'pop3d' });
+  const log = createLogger(new BatchedLogStream(process.stdout), { service: 'pop3d' });
   let options: Options | 'version';
   try {
     options = await parseOptions(argv);
