@@ -236,6 +236,21 @@ describe('maildir store', () => {
     assert.equal(await fetch(mb, 3, 0), '\r\n');
   });
 
+  it('TOP of a message bigger than one read: the head alone, or as many lines as asked past the first read', async () => {
+    // About 300 KB: the first read (64 KiB) holds the header but not 5,000 body lines.
+    const bodyLine = (i: number): string => `${i} ${'b'.repeat(50)}`;
+    const body = Array.from({ length: 5000 }, (_, i) => bodyLine(i) + '\n').join('');
+    await makeMaildir(root, 'u', ['Subject: big\n\n' + body]);
+    const mb = await open('u');
+    assert.equal(await fetch(mb, 0, 0), 'Subject: big\r\n\r\n');
+    assert.equal(await fetch(mb, 0, 1), 'Subject: big\r\n\r\n' + bodyLine(0) + '\r\n');
+    const top = await fetch(mb, 0, 4000);
+    const lines = top.split('\r\n');
+    assert.equal(lines.length, 2 + 4000 + 1);
+    assert.equal(lines[4001], bodyLine(3999));
+    assert.equal(lines[4002], '');
+  });
+
   it('streams a 20 MB message in bounded chunks, respecting backpressure', async () => {
     const line = '.' + 'x'.repeat(98) + '\n'; // bare LF and a dot on every line
     const lines = 200_000; // 20 MB

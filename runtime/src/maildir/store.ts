@@ -83,7 +83,7 @@ export class SinkClosedError extends Error {
 const READ_CHUNK = 64 * 1024;
 /** Largest read when sending a message, octets. 256 KiB. */
 const SEND_CHUNK = 256 * 1024;
-/** Messages smaller than this (as sent) are read with one synchronous call: see MaildirMailbox.writeSmall. 64 KiB. */
+/** Messages smaller than this (as sent), and TOP's first read, are one synchronous call: see MaildirMailbox.writeAtOnce. 64 KiB. */
 const SYNC_READ_MAX = 64 * 1024;
 /** File system operations run at once during a scan or an expunge. */
 const FS_CONCURRENCY = 8;
@@ -572,7 +572,7 @@ class MaildirMailbox implements Mailbox {
     if (rel === undefined) throw new RangeError(`no message at index ${index}`);
     const file = path.join(this.dir, rel);
     const size = this.messages[index]!.size;
-    if (size < SYNC_READ_MAX && this.writeSmall(file, rel, size, out, opts)) return;
+    if ((size < SYNC_READ_MAX || opts.bodyLines !== undefined) && this.writeAtOnce(file, rel, size, out, opts)) return;
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(file, 'r');
@@ -605,17 +605,18 @@ class MaildirMailbox implements Mailbox {
   }
 
   /**
-   * A small message in one synchronous open, read and close: on a local file
-   * system a few microseconds, against three thread-pool round trips and
-   * their promises, which were a fifth of a whole session's CPU (profile of
-   * the benchmark's scenario a). The cost is that a read that has to wait for
-   * the disk blocks the event loop for that long (as it blocks a Dovecot
-   * process serving many clients); use the streaming path only if Maildirs
-   * may live on a network file system. Returns false, having written nothing,
-   * when the file is bigger than its listed size says (it is then streamed).
-   * Throws as write() does.
+   * A small message, or the head of a big one that TOP needs, in one
+   * synchronous open, read and close: on a local file system a few
+   * microseconds, against three thread-pool round trips and their promises,
+   * which were a fifth of a whole session's CPU (profile of the benchmark's
+   * scenario a). The cost is that a read that has to wait for the disk blocks
+   * the event loop for that long (as it blocks a Dovecot process serving many
+   * clients); Maildirs are expected on a local file system (README).
+   * Returns false, having written nothing, when that one read was not enough
+   * (the file is bigger than its listed size says, or TOP needs more): the
+   * message is then streamed. Throws as write() does.
    */
-  private writeSmall(file: string, rel: string, size: number, out: MessageSink, opts: WriteOptions): boolean {
+  private writeAtOnce(file: string, rel: string, size: number, out: MessageSink, opts: WriteOptions): boolean {
     let fd: number;
     try {
       fd = openSync(file, 'r');
@@ -623,21 +624,23 @@ class MaildirMailbox implements Mailbox {
       this.log.warn('message_open_failed', { file: rel, error: err });
       throw new MessageUnavailableError(`message file ${rel} cannot be read`, { cause: err });
     }
+    // The file (LF or CRLF line endings) is never longer than its size as sent (CRLF): a read of one more
+    // octet than that, shorter than asked, has the whole file.
+    const want = Math.min(size + 1, SYNC_READ_MAX);
     let data: Buffer;
     try {
-      // The file (LF or CRLF line endings) is never longer than its size as sent (CRLF); one more octet tells.
-      const buf = Buffer.allocUnsafe(size + 1);
-      const n = readSync(fd, buf, 0, size + 1, 0);
-      if (n > size) return false;
-      data = buf.subarray(0, n);
+      const buf = Buffer.allocUnsafe(want);
+      data = buf.subarray(0, readSync(fd, buf, 0, want, 0));
     } finally {
       closeSync(fd);
     }
+    const whole = data.length < want;
     const norm = new Normaliser({ dotStuff: true, bodyLines: opts.bodyLines });
     const body = norm.transform(data);
+    if (!whole && !norm.done) return false;
     const tail = norm.done ? undefined : norm.finishBuffer();
-    const whole = tail === undefined ? body : Buffer.concat([body, tail]);
-    if (whole.length > 0) out.write(whole);
+    const output = tail === undefined ? body : Buffer.concat([body, tail]);
+    if (output.length > 0) out.write(output);
     return true;
   }
 
