@@ -198,6 +198,66 @@ describe('maildir store', () => {
     );
   });
 
+  it('a login sees every change another process made since the last one, however soon after it', async () => {
+    const { dir: md } = await makeMaildir(root, 'u', [
+      { content: 'a\r\n', name: '1700000001.A.host', dir: 'new' },
+      { content: 'b\r\n', name: '1700000002.B.host', dir: 'new' },
+    ]);
+    const uids = async (): Promise<string[]> => {
+      const mb = await store.open('u');
+      try {
+        for (let i = 0; i < mb.messages.length; i++) await fetch(mb, i); // every file listed can be read
+        return mb.messages.map((m) => m.uid);
+      } finally {
+        mb.release();
+      }
+    };
+    const changes: Array<[string, () => Promise<unknown>, string[]]> = [
+      ['nothing', async () => undefined, ['1700000001.A.host', '1700000002.B.host']],
+      [
+        'a delivery into new/',
+        () => fsp.writeFile(path.join(md, 'new', '1700000003.C.host'), 'c\r\n'),
+        ['1700000001.A.host', '1700000002.B.host', '1700000003.C.host'],
+      ],
+      [
+        'a file put straight into cur/',
+        () => fsp.writeFile(path.join(md, 'cur', '1700000004.D.host:2,'), 'd\r\n'),
+        ['1700000001.A.host', '1700000002.B.host', '1700000003.C.host', '1700000004.D.host'],
+      ],
+      [
+        'a removal by another reader',
+        () => fsp.rm(path.join(md, 'cur', '1700000002.B.host:2,')),
+        ['1700000001.A.host', '1700000003.C.host', '1700000004.D.host'],
+      ],
+      [
+        'a flag change (rename in cur/)',
+        () => fsp.rename(path.join(md, 'cur', '1700000001.A.host:2,'), path.join(md, 'cur', '1700000001.A.host:2,S')),
+        ['1700000001.A.host', '1700000003.C.host', '1700000004.D.host'],
+      ],
+      [
+        'a directory in cur/',
+        () => fsp.mkdir(path.join(md, 'cur', 'sub')),
+        ['1700000001.A.host', '1700000003.C.host', '1700000004.D.host'],
+      ],
+    ];
+    // Each change lands within the same second as the previous login (the listing is not trusted yet), then again
+    // after more than a second (trusted on the directories' mtimes).
+    for (const [what, change, expected] of changes) {
+      await uids();
+      await change();
+      assert.deepEqual(await uids(), expected, `right after a login: ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal((await uids()).length, 3);
+    await uids(); // now trusted on its stamp
+    await fsp.writeFile(path.join(md, 'cur', '1700000005.E.host:2,'), 'e\r\n');
+    assert.deepEqual((await uids()).at(-1), '1700000005.E.host', 'a file put into cur/ after the listing was trusted');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await uids();
+    await fsp.rm(path.join(md, 'cur', '1700000003.C.host:2,'));
+    assert.deepEqual(await uids(), ['1700000001.A.host', '1700000004.D.host', '1700000005.E.host']);
+  });
+
   it('caches computed sizes by unique name (no re-read at the next login)', async () => {
     const { files } = await makeMaildir(root, 'u', ['abc\n']);
     const mb = await store.open('u');

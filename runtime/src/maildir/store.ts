@@ -216,6 +216,8 @@ interface Listing {
   files: readonly string[];
   messages: ReadonlyArray<MessageInfo>;
   totalSize: number;
+  /** The names of `files` in cur/, while the listing is not trusted (see MaildirStore.sameNames). */
+  curNames?: Set<string>;
 }
 
 interface ScanEntry {
@@ -323,13 +325,13 @@ export class MaildirStore implements MailStore {
     if (cached !== undefined && cached.trusted && cached.stamp === stamp.key)
       return this.reuse(dir, user, cached, stamp);
 
-    const curNames = await this.listMessageFiles(curDir);
-    const fresh = await this.listMessageFiles(newDir);
     // A listing made while the directories were still changing (or before a change that kept every name):
     // when the names are the same, so are the messages (a Maildir file's content never changes), and the
     // listing is reused without sorting, measuring or computing UIDLs again.
-    if (cached !== undefined && fresh.length === 0 && sameNames(cached, curNames))
+    if (cached !== undefined && (await this.sameNames(newDir, curDir, cached)))
       return this.reuse(dir, user, cached, stamp);
+    const curNames = await this.listMessageFiles(curDir);
+    const fresh = await this.listMessageFiles(newDir);
     const inCur = new Set(curNames);
     const moved = await this.moveAllToCur(dir, fresh, inCur);
     const entries: ScanEntry[] = [];
@@ -375,6 +377,7 @@ export class MaildirStore implements MailStore {
     if (listing.stamp !== stamp.key || !listing.trusted) {
       listing.stamp = stamp.key;
       listing.trusted = !stamp.dirty;
+      if (listing.trusted) listing.curNames = undefined;
     }
     this.listings.delete(dir); // most recently used last
     this.listings.set(dir, listing);
@@ -425,6 +428,33 @@ export class MaildirStore implements MailStore {
   /** Forgets a message's cached size (it was removed). */
   forgetSize(dir: string, unique: string): void {
     this.sizes.delete(dir, unique);
+  }
+
+  /**
+   * Whether new/ has no message and cur/ holds exactly the files of
+   * `listing`. Names only, without a file type each (a directory in cur/
+   * makes the answer false, and the full listing then skips it); the
+   * listing's names are kept as a set while it is not trusted, since such a
+   * mailbox is checked again at each login.
+   */
+  private async sameNames(newDir: string, curDir: string, listing: Listing): Promise<boolean> {
+    for (const name of await fsp.readdir(newDir)) if (!name.startsWith('.')) return false;
+    if (listing.curNames === undefined) {
+      const names = new Set<string>();
+      for (const rel of listing.files) {
+        if (!rel.startsWith('cur/')) return false;
+        names.add(rel.slice(4));
+      }
+      listing.curNames = names;
+    }
+    const names = listing.curNames;
+    let found = 0;
+    for (const name of await fsp.readdir(curDir)) {
+      if (name.startsWith('.')) continue;
+      if (!names.has(name)) return false;
+      found++;
+    }
+    return found === names.size;
   }
 
   /** Names of message files in new/ or cur/: no dotfiles, no directories. */
@@ -536,18 +566,6 @@ export class MaildirStore implements MailStore {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Whether cur/ holds exactly the files of `listing` (and it has none left in new/). */
-function sameNames(listing: Listing, curNames: readonly string[]): boolean {
-  if (listing.files.length !== curNames.length) return false;
-  const names = new Set<string>();
-  for (const rel of listing.files) {
-    if (!rel.startsWith('cur/')) return false;
-    names.add(rel.slice(4));
-  }
-  for (const name of curNames) if (!names.has(name)) return false;
-  return true;
 }
 
 function entryFor(rel: string): ScanEntry {
