@@ -361,13 +361,16 @@ export class MaildirStore implements MailStore {
     this.log.info('mailbox_opened', { user, messages: messages.length, octets: totalSize, moved: fresh.length });
     // Trusted on its stamp alone only when nothing moved (a move changed the mtimes read before it) and the
     // stamp is not dirty; otherwise kept to be checked against the names next time.
+    const trusted = fresh.length === 0 && !stamp.dirty;
     this.listings.delete(dir);
+    // The set for the check by names at the next login is built now, when that login is likely to come soon.
     this.listings.set(dir, {
       stamp: stamp.key,
-      trusted: fresh.length === 0 && !stamp.dirty,
+      trusted,
       files,
       messages,
       totalSize,
+      curNames: trusted ? undefined : curNamesOf(files),
     });
     if (this.listings.size > LISTING_CACHE_ENTRIES) this.listings.delete(this.listings.keys().next().value!);
     return new MaildirMailbox(dir, files, messages, totalSize, this, this.log.child({ user }));
@@ -439,15 +442,9 @@ export class MaildirStore implements MailStore {
    */
   private async sameNames(newDir: string, curDir: string, listing: Listing): Promise<boolean> {
     for (const name of await fsp.readdir(newDir)) if (!name.startsWith('.')) return false;
-    if (listing.curNames === undefined) {
-      const names = new Set<string>();
-      for (const rel of listing.files) {
-        if (!rel.startsWith('cur/')) return false;
-        names.add(rel.slice(4));
-      }
-      listing.curNames = names;
-    }
+    listing.curNames ??= curNamesOf(listing.files);
     const names = listing.curNames;
+    if (names === undefined) return false;
     let found = 0;
     for (const name of await fsp.readdir(curDir)) {
       if (name.startsWith('.')) continue;
@@ -566,6 +563,16 @@ export class MaildirStore implements MailStore {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The names in cur/ of a listing's files; undefined when one is still in new/ (then names cannot match). */
+function curNamesOf(files: readonly string[]): Set<string> | undefined {
+  const names = new Set<string>();
+  for (const rel of files) {
+    if (!rel.startsWith('cur/')) return undefined;
+    names.add(rel.slice(4));
+  }
+  return names;
 }
 
 function entryFor(rel: string): ScanEntry {
