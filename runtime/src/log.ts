@@ -49,8 +49,18 @@ const REDACTED_KEYS: ReadonlySet<string> = new Set([
 /** Depth beyond which nested values are summarised instead of walked. */
 const MAX_DEPTH = 4;
 
-function normaliseKey(key: string): string {
-  return key.toLowerCase().replace(/[-_]/g, '');
+/** Answers of isRedactedKey, by field name: names come from code, so few; bounded all the same. */
+const redactedKeyCache = new Map<string, boolean>();
+const REDACTED_KEY_CACHE_MAX = 1024;
+
+/** Whether a field of this name is never written (compared lower-cased, without `_` and `-`). */
+function isRedactedKey(key: string): boolean {
+  let redacted = redactedKeyCache.get(key);
+  if (redacted === undefined) {
+    redacted = REDACTED_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
+    if (redactedKeyCache.size < REDACTED_KEY_CACHE_MAX) redactedKeyCache.set(key, redacted);
+  }
+  return redacted;
 }
 
 function sanitise(value: unknown, depth: number): unknown {
@@ -69,12 +79,28 @@ function sanitise(value: unknown, depth: number): unknown {
   if (Array.isArray(value)) return value.map((v) => sanitise(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = REDACTED_KEYS.has(normaliseKey(k)) ? '[redacted]' : sanitise(v, depth + 1);
+    out[k] = isRedactedKey(k) ? '[redacted]' : sanitise(v, depth + 1);
+  }
+  return out;
+}
+
+/** A line's fields as written: redacted, sanitised, without the reserved ts, level and event. */
+function sanitiseFields(fields: LogFields): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k in fields) {
+    if (!Object.hasOwn(fields, k) || k === 'ts' || k === 'level' || k === 'event') continue;
+    out[k] = isRedactedKey(k) ? '[redacted]' : sanitise(fields[k], 1);
   }
   return out;
 }
 
 class JsonLogger implements Logger {
+  /**
+   * `base` as written: sanitised at the first line, not at every line (a
+   * session's logger writes several), nor for a logger that writes none.
+   */
+  private baseRecord: Readonly<Record<string, unknown>> | undefined;
+
   constructor(
     private readonly stream: LogStream,
     private readonly base: LogFields,
@@ -97,13 +123,9 @@ class JsonLogger implements Logger {
   }
 
   private write(level: LogLevel, event: string, fields: LogFields | undefined): void {
-    const record: Record<string, unknown> = { ts: new Date().toISOString(), level, event };
-    for (const src of fields === undefined ? [this.base] : [this.base, fields]) {
-      for (const [k, v] of Object.entries(src)) {
-        if (k === 'ts' || k === 'level' || k === 'event') continue;
-        record[k] = REDACTED_KEYS.has(normaliseKey(k)) ? '[redacted]' : sanitise(v, 1);
-      }
-    }
+    this.baseRecord ??= sanitiseFields(this.base);
+    const record: Record<string, unknown> = { ts: new Date().toISOString(), level, event, ...this.baseRecord };
+    if (fields !== undefined) Object.assign(record, sanitiseFields(fields));
     let line: string;
     try {
       line = JSON.stringify(record);
