@@ -162,9 +162,16 @@ export class FsBatch {
     const measuring: Array<Promise<void>> = [];
     // Caught at once (a rejection left waiting while the next chunk is renamed would be an unhandled one).
     let failure: unknown;
+    // Every chunk is queued to the mover at once, so that it never waits for this thread between chunks.
+    const chunks: Array<{ start: number; chunk: Array<[string, string]>; renamed: Promise<Float64Array> }> = [];
     for (let start = 0; start < pairs.length; start += PIPELINE_CHUNK) {
       const chunk = pairs.slice(start, start + PIPELINE_CHUNK);
-      const renamed = await mover.rename(chunk);
+      const renamed = mover.rename(chunk);
+      renamed.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
+      chunks.push({ start, chunk, renamed });
+    }
+    for (const { start, chunk, renamed: renaming } of chunks) {
+      const renamed = await renaming;
       const moved: number[] = [];
       renamed.forEach((r, i) => {
         if (r === RENAMED) moved.push(i);
