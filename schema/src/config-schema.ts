@@ -221,27 +221,59 @@ function requireTlsWhenUsed(input: unknown, ctx: z.RefinementCtx): void {
   }
 }
 
+/**
+ * A bind list as far as it parsed, with ports filled in: the refinement
+ * below runs on partial results (`when`), so a list that failed (or a port
+ * that did) gives no binds, or only those that name their own port.
+ */
+function bindsSoFar(list: unknown, port: unknown): Array<Bind | undefined> {
+  if (!Array.isArray(list)) return [];
+  const fallback = typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535 ? port : undefined;
+  const binds: Array<Bind | undefined> = [];
+  for (const entry of list as unknown[]) {
+    const { address, port: own } = (typeof entry === 'object' && entry !== null ? entry : {}) as Partial<BindEntry>;
+    // Not the bind schema's output (its parse failed): nothing to compare.
+    if (typeof address !== 'string' || canonicalBindAddress(address) !== address) return [];
+    const resolved = own ?? fallback;
+    // Kept in place even without a port, so that an index still names the entry as written.
+    binds.push(typeof resolved === 'number' ? { address, port: resolved } : undefined);
+  }
+  return binds;
+}
+
+/**
+ * No two listeners on one address and port: within `binds`, within
+ * `ssl.binds`, and between the two when SSL is on. Checked even when other
+ * fields are invalid (`when`), so an operator sees every problem in one pass.
+ */
+function rejectBindConflicts(input: unknown, ctx: z.RefinementCtx): void {
+  const value = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const ssl = (typeof value.ssl === 'object' && value.ssl !== null ? value.ssl : {}) as Record<string, unknown>;
+  const binds = bindsSoFar(value.binds, value.port);
+  const sslBinds = bindsSoFar(ssl.binds, ssl.port);
+  reportConflicts(binds, ['binds'], ctx);
+  reportConflicts(sslBinds, ['ssl', 'binds'], ctx);
+  if (ssl.enabled !== true) return;
+  for (const [index, sslBind] of sslBinds.entries()) {
+    if (sslBind === undefined) continue;
+    const plain = binds.find((bind) => bind !== undefined && bindsOverlap(bind, sslBind));
+    if (plain) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ssl', 'binds', index],
+        message: `${describe(sslBind)} is also a plain bind (${describe(plain)}); one address and port can serve plain POP3 or POP3S, not both`,
+      });
+    }
+  }
+}
+
 /** The full schema: input in, canonical config out, cross-field rules checked. */
 export const configSchema = configInputSchema
   .superRefine(requireTlsWhenUsed, { when: () => true })
-  .transform((input, ctx): CanonicalConfig => {
+  .superRefine(rejectBindConflicts, { when: () => true })
+  .transform((input): CanonicalConfig => {
     const binds = input.binds.map((b) => ({ address: b.address, port: b.port ?? input.port }));
     const sslBinds = input.ssl.binds.map((b) => ({ address: b.address, port: b.port ?? input.ssl.port }));
-
-    reportConflicts(binds, ['binds'], ctx);
-    reportConflicts(sslBinds, ['ssl', 'binds'], ctx);
-    if (input.ssl.enabled) {
-      for (const [index, sslBind] of sslBinds.entries()) {
-        const plain = binds.find((bind) => bindsOverlap(bind, sslBind));
-        if (plain) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['ssl', 'binds', index],
-            message: `${describe(sslBind)} is also a plain bind (${describe(plain)}); one address and port can serve plain POP3 or POP3S, not both`,
-          });
-        }
-      }
-    }
     const config: CanonicalConfig = {
       binds: sortBinds(binds),
       port: input.port,
@@ -263,9 +295,10 @@ function describe(bind: Bind): string {
 
 // Binds are still in input order here, so a path names the entry as written;
 // the message also quotes the bind, since the text form has no visible indices.
-function reportConflicts(binds: Bind[], path: Array<string | number>, ctx: z.RefinementCtx): void {
+function reportConflicts(binds: Array<Bind | undefined>, path: Array<string | number>, ctx: z.RefinementCtx): void {
   binds.forEach((bind, index) => {
-    const earlier = binds.slice(0, index).find((other) => bindsOverlap(other, bind));
+    if (bind === undefined) return;
+    const earlier = binds.slice(0, index).find((other) => other !== undefined && bindsOverlap(other, bind));
     if (earlier === undefined) return;
     const message =
       earlier.address === bind.address

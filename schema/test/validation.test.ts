@@ -263,6 +263,21 @@ describe('validation: each rule names the field at fault', () => {
     assert.deepEqual(result.config.binds, []);
   });
 
+  it('reports every problem in one pass: bind conflicts beside errors in other fields', () => {
+    const result = parseConfig({
+      binds: '127.0.0.1 110, 127.0.0.1 110, 127.0.0.2',
+      port: 70000,
+      ssl: { enabled: true, binds: '127.0.0.1 110, 127.0.0.3 1995' },
+      permit: ['300.*'],
+      starttls: 'yes',
+    });
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    const paths = result.issues.map((issue) => issue.path).sort();
+    // binds[2] has no port of its own and `port` is invalid: it is compared with nothing, and not blamed.
+    assert.deepEqual(paths, ['binds[1]', 'permit[0]', 'port', 'ssl.binds[0]', 'starttls', 'tls']);
+  });
+
   it('allows a plain and an SSL bind on one address and port while SSL is disabled', () => {
     const result = parseConfig({ binds: '127.0.0.1 2000', ssl: { binds: '127.0.0.1 2000' } });
     assert.ok(result.ok);
