@@ -49,6 +49,26 @@ describe('admin API', () => {
     assert.equal(body.port, 110);
   });
 
+  it('HEAD /v1/config (curl --head) answers the headers of GET, ETag included, without a body', async () => {
+    const get = await curl(['--include', '--unix-socket', daemon.socket, 'http://localhost/v1/config']);
+    const head = await curl(['--head', '--unix-socket', daemon.socket, 'http://localhost/v1/config']);
+    assert.equal(head.exitCode, 0);
+    assert.match(head.stdout, /^HTTP\/1\.1 200 /);
+    const etag = (text: string): string | undefined => /^ETag: (.*)\r$/im.exec(text)?.[1];
+    assert.equal(etag(head.stdout), etag(get.stdout));
+    assert.match(get.stdout, /"binds"/);
+    assert.doesNotMatch(head.stdout, /"binds"/);
+    const wrong = await curl([
+      '--include',
+      '-X',
+      'DELETE',
+      '--unix-socket',
+      daemon.socket,
+      'http://localhost/v1/status',
+    ]);
+    assert.match(wrong.stdout, /^Allow: GET, HEAD\r$/im);
+  });
+
   it('PUT with curl applies; an invalid config is 400 with the issues by path, and nothing changes', async () => {
     const before = await daemon.admin('GET', '/v1/config');
     const bad = await curl([

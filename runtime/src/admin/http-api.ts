@@ -70,13 +70,15 @@ export function createAdminApi({ controller, status, log }: AdminApiDeps): Serve
   const handle = (request: IncomingMessage, response: ServerResponse): void => {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const route = routes[path];
-    const handler = route?.[request.method ?? 'GET'];
+    // HEAD is GET without the body (RFC 9110 section 9.3.2); Node's response drops the body itself.
+    const method = request.method === 'HEAD' ? 'GET' : (request.method ?? 'GET');
+    const handler = route?.[method];
     const work = !route
       ? Promise.reject(new AdminError('not_found', `no such path: ${path}; see GET /v1/config, /v1/status, /metrics`))
       : !handler
         ? Promise.reject(
-            new AdminError('method_not_allowed', `${path} takes ${Object.keys(route).join(', ')}`, undefined, {
-              allow: Object.keys(route),
+            new AdminError('method_not_allowed', `${path} takes ${allowed(route).join(', ')}`, undefined, {
+              allow: allowed(route),
             }),
           )
         : handler(request);
@@ -86,7 +88,7 @@ export function createAdminApi({ controller, status, log }: AdminApiDeps): Serve
         const adminError =
           error instanceof AdminError ? error : new AdminError('internal', 'internal error; see the daemon log');
         if (!(error instanceof AdminError)) log.error('admin.internal_error', { path, error: String(error) });
-        const headers: Record<string, string> = route && !handler ? { Allow: Object.keys(route).join(', ') } : {};
+        const headers: Record<string, string> = route && !handler ? { Allow: allowed(route).join(', ') } : {};
         send(response, adminError.status, adminError.toBody(), headers);
         // Whatever of an oversized body is left unread is not worth reading.
         if (adminError.code === 'body_too_large') request.destroy();
@@ -118,6 +120,12 @@ export function createAdminApi({ controller, status, log }: AdminApiDeps): Serve
     );
   });
   return server;
+}
+
+/** The methods a route answers: its own, and HEAD wherever GET is. */
+function allowed(route: Readonly<Record<string, unknown>>): string[] {
+  const methods = Object.keys(route);
+  return methods.includes('GET') ? [...methods, 'HEAD'] : methods;
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {
