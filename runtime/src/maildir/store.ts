@@ -335,13 +335,13 @@ export class MaildirStore implements MailStore {
     // listing is reused without sorting, measuring or computing UIDLs again.
     if (cached !== undefined && (await this.sameNames(newDir, curDir, cached)))
       return this.reuse(dir, user, cached, stamp);
-    const curNames = await this.listMessageFiles(curDir);
+    const curFiles = await this.listMessageFiles(curDir);
     const fresh = await this.listMessageFiles(newDir);
-    const inCur = new Set(curNames);
+    const inCur = new Set(curFiles);
     const moved = await this.moveAllToCur(dir, fresh, inCur);
     const entries: ScanEntry[] = [];
     for (const rel of moved) if (rel !== undefined) entries.push(entryFor(rel));
-    for (const name of curNames) entries.push(entryFor('cur/' + name));
+    for (const name of curFiles) entries.push(entryFor('cur/' + name));
 
     // Order by delivery time, then by name: stable across sessions.
     entries.sort((a, b) => a.time - b.time || cmp(a.unique, b.unique) || cmp(a.rel, b.rel));
@@ -545,7 +545,7 @@ export class MaildirStore implements MailStore {
     const results = await this.batch.measure(unknown.map((i) => `${dir}/${entries[i]!.rel}`));
     unknown.forEach((i, k) => {
       const r = results[k]!;
-      if (r === FAILED) throw new Error(`cannot read ${path.join(dir, entries[i]!.rel)}`);
+      if (r === FAILED) throw new Error(`cannot read ${dir}/${entries[i]!.rel}`);
       if (r === GONE) return;
       sizes[i] = r;
       this.sizes.set(known, entries[i]!.unique, r);
@@ -607,8 +607,7 @@ class MaildirMailbox implements Mailbox {
     try {
       fh = await fsp.open(file, 'r');
     } catch (err) {
-      this.log.warn('message_open_failed', { file: rel, error: err });
-      throw new MessageUnavailableError(`message file ${rel} cannot be read`, { cause: err });
+      throw this.openFailed(rel, err);
     }
     try {
       const norm = new Normaliser({ dotStuff: true, bodyLines: opts.bodyLines });
@@ -651,8 +650,7 @@ class MaildirMailbox implements Mailbox {
     try {
       fd = openSync(file, 'r');
     } catch (err) {
-      this.log.warn('message_open_failed', { file: rel, error: err });
-      throw new MessageUnavailableError(`message file ${rel} cannot be read`, { cause: err });
+      throw this.openFailed(rel, err);
     }
     // The file (LF or CRLF line endings) is never longer than its size as sent (CRLF): a read of one more
     // octet than that, shorter than asked, has the whole file.
@@ -672,6 +670,12 @@ class MaildirMailbox implements Mailbox {
     const output = tail === undefined ? body : Buffer.concat([body, tail]);
     if (output.length > 0) out.write(output);
     return true;
+  }
+
+  /** Logs a message file that cannot be opened; the error for write() to reject with (nothing was sent). */
+  private openFailed(rel: string, err: unknown): MessageUnavailableError {
+    this.log.warn('message_open_failed', { file: rel, error: err });
+    return new MessageUnavailableError(`message file ${rel} cannot be read`, { cause: err });
   }
 
   async expunge(indices: readonly number[]): Promise<{ failed: number }> {
