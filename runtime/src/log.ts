@@ -16,11 +16,19 @@ export interface Logger {
   error(event: string, fields?: LogFields): void;
   /** A logger that adds `fields` to every line it writes (its own fields win over the parent's). */
   child(fields: LogFields): Logger;
+  /**
+   * Writes out what the stream holds back (see BatchedLogStream). Called
+   * before the server closes a connection, so that the lines about it are
+   * out before the client sees the close.
+   */
+  flush(): void;
 }
 
 /** Anything with a `write(string)`: process.stdout, a file stream, a test's collector. */
 export interface LogStream {
   write(line: string): unknown;
+  /** Present on streams that hold lines back. */
+  flush?(): void;
 }
 
 /**
@@ -122,6 +130,10 @@ class JsonLogger implements Logger {
     return new JsonLogger(this.stream, { ...this.base, ...fields });
   }
 
+  flush(): void {
+    this.stream.flush?.();
+  }
+
   private write(level: LogLevel, event: string, fields: LogFields | undefined): void {
     this.baseRecord ??= sanitiseFields(this.base);
     const record: Record<string, unknown> = { ts: new Date().toISOString(), level, event, ...this.baseRecord };
@@ -153,4 +165,5 @@ export const nullLogger: Logger = {
   child() {
     return nullLogger;
   },
+  flush() {},
 };

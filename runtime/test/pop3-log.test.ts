@@ -80,6 +80,25 @@ describe('logger', () => {
     );
   });
 
+  it('batched: flush() on any child logger writes what is pending at once, in order', () => {
+    const writes: string[] = [];
+    const log = createLogger(new BatchedLogStream({ write: (text: string) => writes.push(text) }));
+    const session = log.child({ session: 's1' });
+    log.info('connect');
+    session.warn('too_many_bad_commands');
+    session.flush();
+    assert.equal(writes.length, 1);
+    assert.deepEqual(
+      writes[0]!
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { event: string }).event),
+      ['connect', 'too_many_bad_commands'],
+    );
+    session.flush();
+    assert.equal(writes.length, 1, 'nothing pending: nothing written');
+  });
+
   it('batched: what is pending is written when the process exits at once after logging', () => {
     const logBatch = require.resolve('../src/log-batch.js');
     const logModule = require.resolve('../src/log.js');

@@ -234,7 +234,7 @@ describe('connection and command limits', () => {
     assert.equal(await wire.line(), '-ERR Invalid characters in command');
     assert.equal(await wire.line(), '-ERR Too many bad commands');
     assert.ok(await wire.closedByServer());
-    assert.ok(daemon.logEvents().some((e) => e.event === 'too_many_bad_commands'));
+    await logged(daemon, 'too_many_bad_commands', 1, '127.0.0.7');
   });
 
   it(

@@ -171,8 +171,8 @@ describe('PROXY protocol is not supported: a PROXY header changes nothing', () =
     assert.match((await wire.command('PASS secret')) ?? '', /^\+OK Logged in/);
     assert.match((await wire.command('QUIT')) ?? '', /^\+OK/);
     wire.close();
-    const loginEvent = daemon.logEvents().find((e) => e.event === 'login');
-    assert.equal(loginEvent?.peer, '127.0.0.4');
+    const loginEvent = await daemon.waitForEvent('login');
+    assert.equal(loginEvent.peer, '127.0.0.4');
     assert.ok(
       daemon.logEvents().every((e) => e.peer !== '127.0.0.5'),
       'no session ever ran as 127.0.0.5',

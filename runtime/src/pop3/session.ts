@@ -386,6 +386,9 @@ export class Pop3Session extends EventEmitter {
     if (this.closing || this._state === 'CLOSED') return;
     this.closing = true;
     this.reader.clear();
+    // Before the last reply leaves (the socket is corked): whoever reads the
+    // log after seeing the server close finds the lines about it.
+    this.log.flush();
     uncorkAll(this.socket);
     this.socket.end();
     this.closeTimer = setTimeout(() => this.destroy(), CLOSE_TIMEOUT_MS);
