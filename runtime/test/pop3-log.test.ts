@@ -7,6 +7,14 @@ import { describe, it } from 'node:test';
 import { createLogger } from '../src/log.js';
 import { BatchedLogStream } from '../src/log-batch.js';
 
+/** The `event` of each JSON line in one write of a batched stream, in order. */
+function eventsOf(text: string): string[] {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((line) => (JSON.parse(line) as { event: string }).event);
+}
+
 describe('logger', () => {
   it('writes one JSON object per line with ts, level, event and fields; child adds fields', () => {
     const lines: string[] = [];
@@ -71,13 +79,7 @@ describe('logger', () => {
     assert.equal(writes.length, 0);
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(writes.length, 1);
-    assert.deepEqual(
-      writes[0]!
-        .trimEnd()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as { event: string }).event),
-      ['one', 'two'],
-    );
+    assert.deepEqual(eventsOf(writes[0]!), ['one', 'two']);
   });
 
   it('batched: flush() on any child logger writes what is pending at once, in order', () => {
@@ -88,13 +90,7 @@ describe('logger', () => {
     session.warn('too_many_bad_commands');
     session.flush();
     assert.equal(writes.length, 1);
-    assert.deepEqual(
-      writes[0]!
-        .trimEnd()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as { event: string }).event),
-      ['connect', 'too_many_bad_commands'],
-    );
+    assert.deepEqual(eventsOf(writes[0]!), ['connect', 'too_many_bad_commands']);
     session.flush();
     assert.equal(writes.length, 1, 'nothing pending: nothing written');
   });
