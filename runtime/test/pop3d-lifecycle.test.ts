@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { freePort, POP3D_BIN, startDaemon, startReadyDaemon } from './support/pop3d-process';
+import { freePort, POP3D_BIN, removeDir, startDaemon, startReadyDaemon } from './support/pop3d-process';
 import { login } from './support/wire';
 import { makeCertificate } from './support/certificates';
 
@@ -125,5 +125,33 @@ describe('SIGTERM drains', () => {
     assert.ok(
       (await readFile(join(daemon.maildirRoot, 'bob', 'Maildir', 'cur', bobFiles[0]!), 'utf8')).includes('Subject: 2'),
     );
+  });
+});
+
+describe('the daemon keeps one identity', () => {
+  it('instanceId in GET /v1/status is a UUID kept across restarts, and differs between state directories', async () => {
+    const config = { binds: `127.0.0.1 ${await freePort()}` };
+    const first = await startReadyDaemon({ config });
+    const other = await startReadyDaemon({ config: { binds: `127.0.0.1 ${await freePort()}` } });
+    try {
+      const id = ((await first.admin('GET', '/v1/status')).body as { instanceId: string }).instanceId;
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.equal((await readFile(join(first.stateDir, 'instance-id'), 'utf8')).trim(), id);
+      const otherId = ((await other.admin('GET', '/v1/status')).body as { instanceId: string }).instanceId;
+      assert.notEqual(otherId, id);
+
+      assert.equal(await first.stop(), 0);
+      const again = await startReadyDaemon({ config, dir: first.dir });
+      try {
+        assert.equal(((await again.admin('GET', '/v1/status')).body as { instanceId: string }).instanceId, id);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await first.stop();
+      await other.stop();
+      await removeDir(first.dir);
+      await removeDir(other.dir);
+    }
   });
 });

@@ -3,6 +3,8 @@ import type { Pop3Server, Counters } from '../server/pop3-server';
 import type { ConfigController } from './config-controller';
 
 export interface StatusReport {
+  /** The daemon's identity, kept in the state directory (see instance-id.ts). */
+  instanceId: string;
   version: string;
   pid: number;
   uptimeSeconds: number;
@@ -21,7 +23,12 @@ export interface StatusReport {
   applies: Record<string, number>;
 }
 
-export function statusReport(server: Pop3Server, controller: ConfigController, version: string): StatusReport {
+export function statusReport(
+  server: Pop3Server,
+  controller: ConfigController,
+  version: string,
+  instanceId: string,
+): StatusReport {
   let authorization = 0;
   let transaction = 0;
   for (const session of server.openSessions()) {
@@ -29,6 +36,7 @@ export function statusReport(server: Pop3Server, controller: ConfigController, v
     else if (session.state === 'AUTHORIZATION') authorization += 1;
   }
   return {
+    instanceId,
     version,
     pid: process.pid,
     uptimeSeconds: Math.round((Date.now() - server.startedAt) / 1000),

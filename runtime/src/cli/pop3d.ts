@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { formatIssues, parseConfig, type CanonicalConfig } from '@pop3-iac/schema';
 import { ConfigController } from '../admin/config-controller';
 import { ConfigStore } from '../admin/config-store';
+import { loadOrCreateInstanceId } from '../admin/instance-id';
 import { createAdminApi } from '../admin/http-api';
 import { statusReport } from '../admin/status';
 import { listenOnUnixSocket } from '../admin/unix-socket';
@@ -170,6 +171,7 @@ async function run(options: Options, log: Logger): Promise<void> {
   // Read once now so a missing or unreadable users file stops the start, not the first login.
   await users.current();
   const store = new ConfigStore(options.stateDir);
+  const instanceId = await loadOrCreateInstanceId(options.stateDir);
   const { config, generation, persisted } = await initialConfig(options, store, log);
 
   const server = new Pop3Server({
@@ -191,10 +193,15 @@ async function run(options: Options, log: Logger): Promise<void> {
     throw new Error(`cannot start: ${(error as Error).message}${detail}`);
   }
 
-  const admin = createAdminApi({ controller, status: () => statusReport(server, controller, VERSION), log });
+  const admin = createAdminApi({
+    controller,
+    status: () => statusReport(server, controller, VERSION, instanceId),
+    log,
+  });
   await listenOnUnixSocket(admin, options.adminSocket);
   log.info('pop3d.ready', {
     version: VERSION,
+    instanceId,
     pid: process.pid,
     adminSocket: options.adminSocket,
     listeners: server.listenerStatus().map((m) => m.key),
