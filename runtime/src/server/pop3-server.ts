@@ -17,6 +17,7 @@ import {
 import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../pop3/session';
 import { BindError, ListenerManager, type ManagedListener } from './listener-manager';
 import { loadTlsContext } from '../tls/tls-context';
+import { refuseConnection } from './refuse-connection';
 import type { Logger } from '../log';
 
 /** How long an implicit-TLS client may take to finish its handshake, in milliseconds. */
@@ -159,9 +160,7 @@ export class Pop3Server {
   private refuse(socket: Socket, managed: ManagedListener, rule: string, line?: string): void {
     this.counters.refusedByRule[rule] = (this.counters.refusedByRule[rule] ?? 0) + 1;
     managed.counters.refused += 1;
-    socket.on('error', () => undefined);
-    if (line) socket.end(line);
-    else socket.destroy();
+    refuseConnection(socket, line);
   }
 
   // Connection control runs here, before TLS and before the greeting: a
@@ -170,7 +169,7 @@ export class Pop3Server {
     const state = this.state;
     const peer = socket.remoteAddress;
     if (!state || peer === undefined) {
-      socket.destroy();
+      refuseConnection(socket);
       return;
     }
     // Parsed once per connection: for the rules and as the per-IP counting key.
