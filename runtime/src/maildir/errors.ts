@@ -4,7 +4,7 @@
  */
 
 export type MailStoreErrorCode =
-  'MAILBOX_IN_USE' | 'MAILBOX_UNAVAILABLE' | 'MAILBOX_INVALID_USER' | 'MESSAGE_UNAVAILABLE';
+  'MAILBOX_IN_USE' | 'MAILBOX_UNAVAILABLE' | 'MAILBOX_INVALID_USER' | 'MAILBOX_REFUSED' | 'MESSAGE_UNAVAILABLE';
 
 /** The POP3 response code (RFC 2449 section 8, RFC 3206) for a failure. */
 export type RespCode = 'IN-USE' | 'SYS/TEMP' | 'SYS/PERM';
@@ -41,6 +41,20 @@ export class InvalidMailboxUserError extends MailStoreError {
   constructor(user: string) {
     super(`user name ${JSON.stringify(user)} cannot name a mailbox`);
     this.name = 'InvalidMailboxUserError';
+  }
+}
+
+/**
+ * The Maildir is not where it must be: it (or `<root>/<user>`, new/ or cur/)
+ * is a symlink or not a directory. Refused, since following it would let one
+ * user read and delete another's mail; retrying will not help.
+ */
+export class MailboxRefusedError extends MailStoreError {
+  readonly code = 'MAILBOX_REFUSED';
+  readonly respCode = 'SYS/PERM';
+  constructor(user: string, reason: string) {
+    super(`the Maildir of ${JSON.stringify(user)} is refused: ${reason}`);
+    this.name = 'MailboxRefusedError';
   }
 }
 

@@ -11,9 +11,10 @@
  * worker renames a chunk while the other measures the chunk before it; a
  * batch that is only measurements is split between the two.
  */
-import { closeSync, openSync, readSync, renameSync } from 'node:fs';
+import { closeSync, readSync, renameSync } from 'node:fs';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { Normaliser } from './normalise.js';
+import { isRefusedEntry, openMessageSync } from './open-message.js';
 
 /** Bytes read at a time when measuring. 64 KiB. */
 const READ_CHUNK = 64 * 1024;
@@ -30,6 +31,8 @@ export const GONE = -1;
 export const FAILED = -2;
 /** Renamed, but its size could not be measured. */
 export const UNMEASURED = -3;
+/** Not a regular file when opened (a symlink, FIFO or device): not a message, never read (see open-message.ts). */
+export const REFUSED = -4;
 /** Renamed (the rename step's result before measuring). */
 const RENAMED = 0;
 
@@ -43,7 +46,7 @@ function errno(err: unknown): string | undefined {
 
 /** Octets of a message file as sent (CRLF, final newline), as measureMessageFile counts them. */
 function measureSync(file: string, buf: Buffer): number {
-  const fd = openSync(file, 'r');
+  const fd = openMessageSync(file);
   try {
     const norm = new Normaliser({ dotStuff: false });
     let size = 0;
@@ -67,7 +70,7 @@ function serve(request: Request, buf: Buffer): Float64Array {
       try {
         out[i] = measureSync(file, buf);
       } catch (err) {
-        out[i] = errno(err) === 'ENOENT' ? GONE : FAILED;
+        out[i] = errno(err) === 'ENOENT' ? GONE : isRefusedEntry(err) ? REFUSED : FAILED;
       }
     });
     return out;
@@ -141,7 +144,7 @@ class FsWorker {
 export class FsBatch {
   private readonly workers = Array.from({ length: WORKERS }, () => new FsWorker());
 
-  /** Sizes of `files` (GONE when missing, FAILED when unreadable), the list split between the workers. */
+  /** Sizes of `files` (GONE when missing, REFUSED when not a regular file, FAILED when unreadable), split between the workers. */
   async measure(files: string[]): Promise<Float64Array> {
     const share = Math.ceil(files.length / WORKERS);
     const parts = await Promise.all(this.workers.map((w, k) => w.measure(files.slice(k * share, (k + 1) * share))));

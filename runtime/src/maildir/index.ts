@@ -19,6 +19,7 @@ export {
   MailboxInUseError,
   MailboxUnavailableError,
   InvalidMailboxUserError,
+  MailboxRefusedError,
   MessageUnavailableError,
 } from './errors.js';
 export { Normaliser, type NormaliserOptions } from './normalise.js';

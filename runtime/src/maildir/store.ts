@@ -8,17 +8,19 @@
  * message that was not deleted.
  */
 import { createHash } from 'node:crypto';
-import { type BigIntStats, closeSync, openSync, promises as fsp, readSync, statSync } from 'node:fs';
+import { type BigIntStats, closeSync, lstatSync, promises as fsp, readSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Logger, nullLogger } from '../log.js';
 import {
   InvalidMailboxUserError,
   MailboxInUseError,
+  MailboxRefusedError,
   MailboxUnavailableError,
   MailStoreError,
   MessageUnavailableError,
 } from './errors.js';
-import { FAILED, FsBatch, GONE } from './fs-batch.js';
+import { FAILED, FsBatch, GONE, REFUSED } from './fs-batch.js';
+import { isRefusedEntry, openMessage, openMessageSync } from './open-message.js';
 import { Normaliser } from './normalise.js';
 
 /** One message as listed for the session: fixed for the session's lifetime. */
@@ -100,7 +102,7 @@ const DIR_MODE = 0o700;
 /** RFC 1939 section 7: "one to 70 characters in the range 0x21 to 0x7E". */
 const UIDL_RE = /^[\x21-\x7e]{1,70}$/;
 
-/** Mailboxes open in this process (resolved Maildir paths): one session each. */
+/** Mailboxes open in this process (Maildir paths as resolved at login: see MaildirStore.resolve): one session each. */
 const openMailboxes = new Set<string>();
 
 /**
@@ -189,7 +191,7 @@ function drained(out: MessageSink): Promise<void> {
  * last line without one, no dot-stuffing. Streams the file once.
  */
 export async function measureMessageFile(file: string): Promise<number> {
-  const fh = await fsp.open(file, 'r');
+  const fh = await openMessage(file);
   try {
     const norm = new Normaliser({ dotStuff: false });
     const buf = Buffer.allocUnsafe(READ_CHUNK);
@@ -269,6 +271,8 @@ export interface MaildirStoreOptions {
 
 export class MaildirStore implements MailStore {
   readonly root: string;
+  /** `root` with its symlinks resolved, at the first login (the root may be created after start). */
+  private realRoot: string | undefined;
   private readonly log: Logger;
   private readonly sizes: SizeCache;
   /** The worker thread that renames and measures many files at once. */
@@ -294,18 +298,51 @@ export class MaildirStore implements MailStore {
   }
 
   async open(user: string): Promise<Mailbox> {
-    const dir = this.mailboxPath(user);
-    // Taken synchronously, before any await, so two logins cannot both pass the check.
+    let dir: string;
+    try {
+      dir = await this.resolve(user, this.mailboxPath(user));
+    } catch (err) {
+      throw this.openFailed(user, err);
+    }
+    // Keyed on the resolved path, checked and taken with no await between, so two logins cannot both pass.
     if (openMailboxes.has(dir)) throw new MailboxInUseError(user);
     openMailboxes.add(dir);
     try {
       return await this.scan(user, dir);
     } catch (err) {
       openMailboxes.delete(dir);
-      if (err instanceof MailStoreError) throw err;
-      this.log.error('mailbox_open_failed', { user, error: err });
-      throw new MailboxUnavailableError(`cannot open the mailbox of ${JSON.stringify(user)}`, { cause: err });
+      throw this.openFailed(user, err);
     }
+  }
+
+  private openFailed(user: string, err: unknown): MailStoreError {
+    if (err instanceof MailboxRefusedError) this.log.warn('mailbox_refused', { user, reason: err.message });
+    if (err instanceof MailStoreError) return err;
+    this.log.error('mailbox_open_failed', { user, error: err });
+    return new MailboxUnavailableError(`cannot open the mailbox of ${JSON.stringify(user)}`, { cause: err });
+  }
+
+  /**
+   * The Maildir `expected` (`<root>/<user>/Maildir`), resolved once per
+   * login, created on a first login. It must resolve to itself under the
+   * resolved root: a symlinked `<user>` or `Maildir` (to another user's
+   * Maildir, say) is refused, never followed. new/ and cur/ are checked in
+   * stamp(). The result is what the lock is keyed on and every path is built from.
+   */
+  private async resolve(user: string, expected: string): Promise<string> {
+    this.realRoot ??= await fsp.realpath(this.root).catch(() => undefined);
+    let real: string;
+    try {
+      real = await fsp.realpath(expected);
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+      await this.create(user, expected);
+      this.realRoot ??= await fsp.realpath(this.root);
+      real = await fsp.realpath(expected);
+    }
+    const wanted = path.join(this.realRoot ?? this.root, path.relative(this.root, expected));
+    if (real !== wanted) throw new MailboxRefusedError(user, 'it is a symlink (or under one) below the Maildir root');
+    return real;
   }
 
   /**
@@ -320,10 +357,10 @@ export class MaildirStore implements MailStore {
   private async scan(user: string, dir: string): Promise<Mailbox> {
     const newDir = path.join(dir, 'new');
     const curDir = path.join(dir, 'cur');
-    let stamp = this.stamp(newDir, curDir);
+    let stamp = this.stamp(user, newDir, curDir);
     if (stamp === undefined) {
       await this.create(user, dir);
-      stamp = this.stamp(newDir, curDir);
+      stamp = this.stamp(user, newDir, curDir);
       if (stamp === undefined) throw new MailboxUnavailableError(`the Maildir ${dir} cannot be created`);
     }
     const cached = this.listings.get(dir);
@@ -399,18 +436,21 @@ export class MaildirStore implements MailStore {
    * while two thread-pool round trips cost a sixth of a whole session's CPU
    * (profile of scenario a). The one case where this blocks the event loop
    * noticeably is a Maildir on a hung network file system; use fsp.stat here
-   * if Maildirs may live on NFS.
+   * if Maildirs may live on NFS. lstat: new/ or cur/ as a symlink (to
+   * another user's) is refused, as a symlinked Maildir is.
    */
-  private stamp(newDir: string, curDir: string): { key: string; dirty: boolean } | undefined {
+  private stamp(user: string, newDir: string, curDir: string): { key: string; dirty: boolean } | undefined {
     let n: BigIntStats;
     let c: BigIntStats;
     try {
-      n = statSync(newDir, { bigint: true });
-      c = statSync(curDir, { bigint: true });
+      n = lstatSync(newDir, { bigint: true });
+      c = lstatSync(curDir, { bigint: true });
     } catch (err) {
       if (errno(err) === 'ENOENT') return undefined;
       throw err;
     }
+    if (!n.isDirectory() || !c.isDirectory())
+      throw new MailboxRefusedError(user, 'its new/ or cur/ is not a directory (a symlink?)');
     const newest = n.mtimeNs > c.mtimeNs ? n.mtimeNs : c.mtimeNs;
     const dirty = BigInt(Date.now()) * 1_000_000n - newest < LISTING_DIRTY_NS;
     return { key: `${n.mtimeNs}:${c.mtimeNs}:${n.ino}:${c.ino}`, dirty };
@@ -459,12 +499,19 @@ export class MaildirStore implements MailStore {
     return found === names.size;
   }
 
-  /** Names of message files in new/ or cur/: no dotfiles, no directories. */
+  /**
+   * Names of message files in new/ or cur/: regular files only, no dotfiles.
+   * A symlink, FIFO or device is not a message (see open-message.ts) and is
+   * never opened; the file type is readdir's d_type (Node lstat()s an entry
+   * whose type the file system does not report).
+   */
   private async listMessageFiles(sub: string): Promise<string[]> {
     const out: string[] = [];
     for (const d of await fsp.readdir(sub, { withFileTypes: true })) {
       if (d.name.startsWith('.')) continue;
-      if (d.isFile() || d.isSymbolicLink()) out.push(d.name);
+      if (d.isFile()) out.push(d.name);
+      else if (!d.isDirectory())
+        this.log.warn('maildir_entry_skipped', { dir: sub, file: d.name, reason: 'not a regular file' });
     }
     return out;
   }
@@ -547,6 +594,10 @@ export class MaildirStore implements MailStore {
       const r = results[k]!;
       if (r === FAILED) throw new Error(`cannot read ${dir}/${entries[i]!.rel}`);
       if (r === GONE) return;
+      if (r === REFUSED) {
+        this.skipped(dir, entries[i]!.rel);
+        return;
+      }
       sizes[i] = r;
       this.sizes.set(known, entries[i]!.unique, r);
     });
@@ -561,8 +612,17 @@ export class MaildirStore implements MailStore {
       return size;
     } catch (err) {
       if (errno(err) === 'ENOENT') return undefined;
+      if (isRefusedEntry(err)) {
+        this.skipped(dir, e.rel);
+        return undefined;
+      }
       throw err;
     }
+  }
+
+  /** A listed entry that turned out not to be a regular file when opened (swapped in after readdir). */
+  private skipped(dir: string, rel: string): void {
+    this.log.warn('maildir_entry_skipped', { dir, file: rel, reason: 'not a regular file when opened' });
   }
 }
 
@@ -605,7 +665,7 @@ class MaildirMailbox implements Mailbox {
     if ((size < SYNC_READ_MAX || opts.bodyLines !== undefined) && this.writeAtOnce(file, rel, size, out, opts)) return;
     let fh: fsp.FileHandle;
     try {
-      fh = await fsp.open(file, 'r');
+      fh = await openMessage(file);
     } catch (err) {
       throw this.openFailed(rel, err);
     }
@@ -648,7 +708,7 @@ class MaildirMailbox implements Mailbox {
   private writeAtOnce(file: string, rel: string, size: number, out: MessageSink, opts: WriteOptions): boolean {
     let fd: number;
     try {
-      fd = openSync(file, 'r');
+      fd = openMessageSync(file);
     } catch (err) {
       throw this.openFailed(rel, err);
     }

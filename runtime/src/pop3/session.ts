@@ -22,6 +22,7 @@ import {
   type MessageSink,
 } from '../maildir/index.js';
 import type { LoginThrottle, UserDatabase } from '../users/index.js';
+import { guardEstablishedTls } from '../tls/established-session.js';
 import { LINE_TOO_LONG, type LineItem, LineReader } from './line-reader.js';
 import { decodePlainResponse } from './sasl-plain.js';
 
@@ -812,6 +813,7 @@ export class Pop3Session extends EventEmitter {
         this.reader.clear();
         this.paused = false;
         this.log.info('starttls', { protocol: secure.getProtocol() });
+        guardEstablishedTls(secure, (error) => this.log.info('tls_session_error', { reason: error.message }));
         resolve();
       });
       secure.once('close', () => resolve());

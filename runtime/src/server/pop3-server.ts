@@ -16,10 +16,16 @@ import {
 } from '@pop3-iac/schema';
 import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../pop3/session';
 import { BindError, ListenerManager, type ManagedListener } from './listener-manager';
+import { guardEstablishedTls } from '../tls/established-session';
 import { loadTlsContext } from '../tls/tls-context';
+import { refuseConnection } from './refuse-connection';
 import type { Logger } from '../log';
 
-/** How long an implicit-TLS client may take to finish its handshake, in milliseconds. */
+/**
+ * How long an implicit-TLS client may take to finish its handshake, in
+ * milliseconds, at most: 30 s, or `limits.authTimeoutSeconds` when shorter
+ * (the handshake is part of what comes before a login).
+ */
 const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
 
 /** What the daemon runs with; built once per apply so the accept path allocates nothing for it. */
@@ -34,7 +40,12 @@ export interface Counters {
   connectionsAccepted: number;
   /** Refusals by the rule that refused: a deny pattern, `permit`, `maxConnections` or `maxConnectionsPerIp`. */
   refusedByRule: Record<string, number>;
+  /** Failed implicit-TLS handshakes, timeouts included. */
   tlsHandshakeFailures: number;
+  /** Implicit-TLS handshakes not finished within the handshake timeout (also in tlsHandshakeFailures). */
+  tlsHandshakeTimeouts: number;
+  /** Implicit-TLS sessions ended by a fatal TLS error (or a renegotiation) after the handshake. */
+  tlsSessionErrors: number;
   sessionsClosed: number;
 }
 
@@ -59,6 +70,8 @@ export class Pop3Server {
     connectionsAccepted: 0,
     refusedByRule: {},
     tlsHandshakeFailures: 0,
+    tlsHandshakeTimeouts: 0,
+    tlsSessionErrors: 0,
     sessionsClosed: 0,
   };
   readonly startedAt = Date.now();
@@ -159,9 +172,7 @@ export class Pop3Server {
   private refuse(socket: Socket, managed: ManagedListener, rule: string, line?: string): void {
     this.counters.refusedByRule[rule] = (this.counters.refusedByRule[rule] ?? 0) + 1;
     managed.counters.refused += 1;
-    socket.on('error', () => undefined);
-    if (line) socket.end(line);
-    else socket.destroy();
+    refuseConnection(socket, line);
   }
 
   // Connection control runs here, before TLS and before the greeting: a
@@ -170,7 +181,7 @@ export class Pop3Server {
     const state = this.state;
     const peer = socket.remoteAddress;
     if (!state || peer === undefined) {
-      socket.destroy();
+      refuseConnection(socket);
       return;
     }
     // Parsed once per connection: for the rules and as the per-IP counting key.
@@ -214,8 +225,16 @@ export class Pop3Server {
     }
     socket.on('error', () => undefined);
     const secure = new TLSSocket(socket, { isServer: true, secureContext: state.secureContext });
-    const handshakeTimer = setTimeout(() => secure.destroy(), TLS_HANDSHAKE_TIMEOUT_MS);
+    const handshakeMs = Math.min(TLS_HANDSHAKE_TIMEOUT_MS, state.config.limits.authTimeoutSeconds * 1000);
+    const handshakeTimer = setTimeout(() => {
+      this.counters.tlsHandshakeTimeouts += 1;
+      this.options.log.info('tls.handshake_timeout', { peer, listener: managed.key, timeoutMs: handshakeMs });
+      failed(new Error(`no TLS handshake within ${handshakeMs} ms`));
+    }, handshakeMs);
+    let handshakeFailed = false;
     const failed = (error?: Error) => {
+      if (handshakeFailed) return;
+      handshakeFailed = true;
       clearTimeout(handshakeTimer);
       this.counters.tlsHandshakeFailures += 1;
       this.options.log.info('tls.handshake_failed', { peer, listener: managed.key, reason: error?.message });
@@ -228,6 +247,10 @@ export class Pop3Server {
     secure.once('secure', () => {
       clearTimeout(handshakeTimer);
       secure.off('error', failed);
+      guardEstablishedTls(secure, (error) => {
+        this.counters.tlsSessionErrors += 1;
+        this.options.log.info('tls.session_error', { peer, listener: managed.key, reason: error.message });
+      });
       this.startSession(secure, peer, true, managed.key, release);
     });
   }

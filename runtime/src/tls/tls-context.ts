@@ -5,6 +5,7 @@
  * is how a new certificate reaches new connections without a restart.
  */
 import { readFile } from 'node:fs/promises';
+import { constants } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { checkTlsMaterial, type ConfigIssue, type TlsConfig } from '@pop3-iac/schema';
 
@@ -34,7 +35,13 @@ export async function loadTlsContext(tls: TlsConfig): Promise<TlsLoadResult> {
   }
   return {
     ok: true,
-    context: createSecureContext({ cert: certPem, key: keyPem, minVersion: tls.minVersion }),
+    // No renegotiation (TLS 1.2 and below): see established-session.ts.
+    context: createSecureContext({
+      cert: certPem,
+      key: keyPem,
+      minVersion: tls.minVersion,
+      secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
+    }),
   };
 }
 
