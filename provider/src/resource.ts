@@ -6,7 +6,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import type { Limits, Listener, TlsFiles, TlsInlineRedacted, TlsVersion } from '@pop3-iac/schema';
-import { COMPUTED_OUTPUTS, CONFIG_FIELDS } from './fields';
+import { COMPUTED_OUTPUTS, CONFIG_FIELDS, OWNER_INPUT } from './fields';
 import { pop3ServiceProvider } from './provider';
 
 /** One bind: an address (`*`, IPv4, IPv6 bare or in brackets) and an optional port. */
@@ -50,8 +50,19 @@ export interface TlsInlineArgs {
 export type LimitsArgs = { [K in keyof Limits]?: pulumi.Input<number> };
 
 export interface Pop3ServiceArgs {
-  /** Absolute path of the daemon's admin socket (`pop3d --admin-socket`; default `<state-dir>/admin.sock`). A different path is a different daemon: replace. */
+  /**
+   * Absolute path of the daemon's admin socket (`pop3d --admin-socket`; default `<state-dir>/admin.sock`).
+   * The resource is the daemon behind it (its `instanceId`): the same daemon at another path is an
+   * update, another daemon a replace.
+   */
   adminSocket: pulumi.Input<string>;
+  /**
+   * Read when the resource is created on a daemon. Unset: a daemon nobody owns is adopted (preview
+   * warns with each field the program changes), one another resource owns is refused. `false`: also
+   * refuse a daemon nobody owns that serves another configuration. `true`: also take the daemon over
+   * from another resource (whose delete then changes nothing). Changing it applies nothing.
+   */
+  adopt?: pulumi.Input<boolean>;
   /** Plain POP3 listeners. Default every address (`*`) on `port`; `[]` for none. */
   binds?: BindsArgs;
   /** Port of any bind that names none, 1..65535. Default 110. */
@@ -102,11 +113,32 @@ export class Pop3Service extends pulumi.dynamic.Resource {
   declare readonly generation: pulumi.Output<number>;
   /** The daemon's ETag of the applied configuration. */
   declare readonly etag: pulumi.Output<string>;
+  /** The daemon's identity (its state directory's `instanceId`): also the resource's ID. */
+  declare readonly instanceId: pulumi.Output<string>;
+  /** The owner this resource recorded on the daemon: `{project, stack, resource, lineage, claim}`. */
+  declare readonly owner: pulumi.Output<{
+    project: string;
+    stack: string;
+    resource: string;
+    lineage: string;
+    claim: string;
+  }>;
 
   constructor(name: string, args: Pop3ServiceArgs, opts?: pulumi.CustomResourceOptions) {
-    const props: pulumi.Inputs = { adminSocket: args.adminSocket };
+    if (opts?.import !== undefined) {
+      // The dynamic-provider host cannot import (pulumi/pulumi#3550): say so in one line, without a stack trace.
+      throw new pulumi.RunError(
+        `Pop3Service ${name}: the import option does not work with dynamic providers; remove it and let create ` +
+          'adopt the daemon (adopt: true if another resource owns it); see provider/README.md "Importing a daemon"',
+      );
+    }
+    // Every key the program gave, known or not: check names the ones Pop3Service does not take (`bindz`).
+    const props: pulumi.Inputs = { ...(args as unknown as pulumi.Inputs), adminSocket: args.adminSocket };
     for (const field of CONFIG_FIELDS) props[field] = args[field];
     props.tls = protectKey(args.tls);
+    props.adopt = args.adopt;
+    // Who applies: the daemon records it, and refuses a create by another resource.
+    props[OWNER_INPUT] = { project: pulumi.getProject(), stack: pulumi.getStack(), resource: name };
     for (const output of COMPUTED_OUTPUTS) props[output] = undefined;
     super(pop3ServiceProvider, name, props, opts, MODULE, TYPE);
   }
