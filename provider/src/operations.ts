@@ -122,22 +122,16 @@ export async function check(olds: Props, news: Props): Promise<dynamic.CheckResu
   const path = posix.normalize(socket as string);
   // The lineage is made once, at the first check of a resource, and carried by every later one.
   const lineage = labelsOf(unwrapSecrets(olds) as Props)?.lineage ?? randomUUID();
+  const owner: OwnerLabels = { ...labels!, lineage };
   const checked: Props = {
     adminSocket: path,
     ...withFingerprint(config),
     ...(inputs.adopt === undefined ? {} : { adopt: inputs.adopt }),
-    [OWNER_INPUT]: { ...labels, lineage },
+    [OWNER_INPUT]: owner,
   };
-  const daemonFailures = await checkOnDaemon(
-    path,
-    olds.adminSocket !== path,
-    config,
-    {
-      ...labels!,
-      lineage,
-    },
-    inputs.adopt as boolean | undefined,
-  );
+  // New on this daemon: a create, or a move to another path (which may be another daemon).
+  const moved = typeof olds.adminSocket !== 'string' || posix.normalize(olds.adminSocket) !== path;
+  const daemonFailures = await checkOnDaemon(path, moved, config, owner, inputs.adopt as boolean | undefined);
   return daemonFailures.length > 0 ? { failures: daemonFailures } : { inputs: checked };
 }
 
