@@ -57,7 +57,7 @@ export const COMPARED_FIELDS = FIELD_NAMES.filter((field) => FIELDS[field].effec
 
 /**
  * Not a field of the table: the owner's names, set by the Pop3Service class
- * (project, stack, resource) and completed by check (lineage). Metadata of
+ * (project, stack, resource, and the names its aliases give). Metadata of
  * every apply, never compared (a rename with an alias changes nothing).
  */
 export const OWNER_INPUT = 'owner';

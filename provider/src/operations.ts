@@ -45,6 +45,7 @@ import {
   unreachable,
   updateVerdict,
   type OwnerLabels,
+  type OwnerName,
   type Verdict,
 } from './ownership';
 
@@ -120,9 +121,7 @@ export async function check(olds: Props, news: Props): Promise<dynamic.CheckResu
   // are equal inputs and `pulumi preview` shows only real changes.
   const config = (result as { config: CanonicalConfig }).config;
   const path = posix.normalize(socket as string);
-  // The lineage is made once, at the first check of a resource, and carried by every later one.
-  const lineage = labelsOf(unwrapSecrets(olds) as Props)?.lineage ?? randomUUID();
-  const owner: OwnerLabels = { ...labels!, lineage };
+  const owner: OwnerLabels = labels!;
   const checked: Props = {
     adminSocket: path,
     ...withFingerprint(config),
@@ -293,7 +292,7 @@ export async function create(inputs: Props): Promise<dynamic.CreateResult<Pop3Se
   const verdict = createVerdict(socket, live, labels, adoptOf(inputs), redactConfig(config));
   if (verdict.warning) await warn(verdict.warning);
   // Each create makes its own claim: the old half of a replace holds another one, so its delete changes nothing.
-  const owner: Owner = { ...labels, claim: randomUUID() };
+  const owner: Owner = ownerRecord(labels, randomUUID());
   const applied = await applyUnder(socket, config, live.etag, { owner, ifOwner: verdict.ifOwner }, true);
   return { id: live.instanceId, outs: stateOf(socket, applied, owner) };
 }
@@ -325,7 +324,7 @@ export async function update(id: string, olds: Props, news: Props): Promise<dyna
   const verdict: Verdict = updateVerdict(socket, live, labels, adoptOf(news), claim);
   if (verdict.warning) await warn(verdict.warning);
   // State from before owners gets its claim now.
-  const owner: Owner = { ...labels, claim: claim ?? randomUUID() };
+  const owner: Owner = ownerRecord(labels, claim ?? randomUUID());
   const applied = await applyUnder(socket, config, live.etag, { owner, ifOwner: verdict.ifOwner }, false);
   // update always returns every output: without them the state would shrink to the serialized provider.
   return { outs: stateOf(socket, applied, owner) };
@@ -490,9 +489,30 @@ function withFingerprint(config: CanonicalConfig): Props {
 function labelsOf(props: Props): OwnerLabels | undefined {
   const owner = props[OWNER_INPUT];
   if (!isRecord(owner)) return undefined;
-  const { project, stack, resource, lineage } = owner;
+  const { project, stack, resource, aliases } = owner;
   if (typeof project !== 'string' || typeof stack !== 'string' || typeof resource !== 'string') return undefined;
-  return { project, stack, resource, ...(typeof lineage === 'string' ? { lineage } : {}) };
+  const former = Array.isArray(aliases) ? aliases.filter(isName) : [];
+  return {
+    project,
+    stack,
+    resource,
+    ...(former.length > 0 ? { aliases: former } : {}),
+  };
+}
+
+function isName(value: unknown): value is OwnerName {
+  return (
+    isRecord(value) &&
+    typeof value.project === 'string' &&
+    typeof value.stack === 'string' &&
+    typeof value.resource === 'string'
+  );
+}
+
+/** What the daemon records: the names and the claim (the aliases are for this provider only). */
+function ownerRecord(labels: OwnerLabels, claim: string): Owner {
+  const { aliases: _aliases, ...names } = labels;
+  return { ...names, claim };
 }
 
 function requireLabels(inputs: Props): OwnerLabels {

@@ -1,15 +1,14 @@
 /**
  * Who may apply to a daemon, and what an operator is told when it may not.
  * The daemon records the owner of its configuration (runtime/src/admin/owner.ts):
- * the project, stack and resource names the Pop3Service class gives, the
- * `lineage` check gives a resource once and carries through replaces and
- * aliased renames, and the `claim` each create makes.
+ * the project, stack and resource names the Pop3Service class gives, and
+ * the `claim` each create makes.
  *
  * - create: a daemon nobody owns is adopted (with a warning naming each field
  *   the program changes; `adopt: false` refuses instead); a daemon owned by an
- *   earlier creation of this resource (same lineage, or same names) is taken
+ *   earlier creation of this resource (same names, or a name its aliases give) is taken
  *   over; one owned by another resource only with `adopt: true`.
- * - update: the daemon must still be this resource's (its claim or lineage),
+ * - update: the daemon must still be this resource's (its claim, or its names),
  *   nobody's (taken back with a warning), or `adopt: true`.
  * - delete: only the claim that owns the configuration empties it; anyone
  *   else's delete changes nothing (the old half of a replace, a second stack).
@@ -19,12 +18,17 @@ import { describeOwner, NO_OWNER } from '@pop3-iac/runtime';
 import type { DaemonUnreachableError, LiveDaemon, Owner } from './daemon';
 import { Pop3ProviderError } from './errors';
 
-/** The owner's names as the resource's inputs hold them (no claim: each create makes its own). */
-export interface OwnerLabels {
+/** A resource's names. */
+export interface OwnerName {
   project: string;
   stack: string;
   resource: string;
-  lineage?: string;
+}
+
+/** The owner's names as the resource's inputs hold them (no claim: each create makes its own). */
+export interface OwnerLabels extends OwnerName {
+  /** The names its `aliases` option says it had: what they applied is this resource's. */
+  aliases?: OwnerName[];
 }
 
 /** What an apply may assume about the owner: the claim that must own the configuration now, and what to warn about. */
@@ -94,10 +98,11 @@ export function mayEmpty(live: LiveDaemon, claim: string | undefined): boolean {
   return claim === undefined ? live.owner === null : live.owner?.claim === claim;
 }
 
-/** Same lineage (a replace, an aliased rename) or the same names (state deleted and declared again). */
+/** The same names (a replace, or state deleted and declared again), or a name its aliases give (a rename). */
 export function isEarlierSelf(owner: Owner, labels: OwnerLabels): boolean {
-  if (labels.lineage !== undefined && owner.lineage === labels.lineage) return true;
-  return owner.project === labels.project && owner.stack === labels.stack && owner.resource === labels.resource;
+  return [labels, ...(labels.aliases ?? [])].some(
+    (name) => owner.project === name.project && owner.stack === name.stack && owner.resource === name.resource,
+  );
 }
 
 /**
@@ -164,7 +169,7 @@ export function unreachable(
 }
 
 function labelsAsOwner(labels: OwnerLabels): Owner {
-  return { ...labels, claim: '' };
+  return { project: labels.project, stack: labels.stack, resource: labels.resource, claim: '' };
 }
 
 /** A value for a one-line message: redacted configs only, long values cut. */

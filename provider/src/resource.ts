@@ -115,12 +115,11 @@ export class Pop3Service extends pulumi.dynamic.Resource {
   declare readonly etag: pulumi.Output<string>;
   /** The daemon's identity (its state directory's `instanceId`): also the resource's ID. */
   declare readonly instanceId: pulumi.Output<string>;
-  /** The owner this resource recorded on the daemon: `{project, stack, resource, lineage, claim}`. */
+  /** The owner this resource recorded on the daemon: `{project, stack, resource, claim}`. */
   declare readonly owner: pulumi.Output<{
     project: string;
     stack: string;
     resource: string;
-    lineage: string;
     claim: string;
   }>;
 
@@ -138,10 +137,41 @@ export class Pop3Service extends pulumi.dynamic.Resource {
     props.tls = protectKey(args.tls);
     props.adopt = args.adopt;
     // Who applies: the daemon records it, and refuses a create by another resource.
-    props[OWNER_INPUT] = { project: pulumi.getProject(), stack: pulumi.getStack(), resource: name };
+    const project = pulumi.getProject();
+    const stack = pulumi.getStack();
+    props[OWNER_INPUT] = { project, stack, resource: name, aliases: formerNames(opts?.aliases, project, stack) };
     for (const output of COMPUTED_OUTPUTS) props[output] = undefined;
     super(pop3ServiceProvider, name, props, opts, MODULE, TYPE);
   }
+}
+
+/**
+ * The names an `aliases` option says this resource had (a rename, a move from
+ * another stack): a create may take over what one of them applied. Only names
+ * known when the program runs count (a string, not an Output).
+ */
+function formerNames(
+  aliases: pulumi.CustomResourceOptions['aliases'],
+  project: string,
+  stack: string,
+): Array<{ project: string; stack: string; resource: string }> {
+  const names: Array<{ project: string; stack: string; resource: string }> = [];
+  for (const alias of aliases ?? []) {
+    if (typeof alias === 'string') {
+      // urn:pulumi:<stack>::<project>::<type>::<name>
+      const match = /^urn:pulumi:([^:]+)::([^:]+)::[^:]+(?:::[^:]+)*::(.+)$/.exec(alias);
+      if (match) names.push({ stack: match[1]!, project: match[2]!, resource: match[3]! });
+    } else if (typeof alias === 'object' && alias !== null && !pulumi.Output.isInstance(alias)) {
+      const { name, project: aliasProject, stack: aliasStack } = alias as pulumi.Alias;
+      if (typeof name !== 'string') continue;
+      names.push({
+        project: typeof aliasProject === 'string' ? aliasProject : project,
+        stack: typeof aliasStack === 'string' ? aliasStack : stack,
+        resource: name,
+      });
+    }
+  }
+  return names;
 }
 
 /**

@@ -68,8 +68,7 @@ describe('check', () => {
       binds: [{ address: '::1', port: 1110 }, '127.0.0.1 1110'],
       deny: ['10.0.0.0/8'],
     });
-    // Each first check gives the resource its own lineage; the rest is equal.
-    assert.deepEqual({ ...text, owner: undefined }, { ...structured, owner: undefined });
+    assert.deepEqual(text, structured);
     assert.equal(text.adminSocket, '/run/pop3d/admin.sock');
     assert.deepEqual(text.binds, [
       { address: '127.0.0.1', port: 1110 },
@@ -103,15 +102,13 @@ describe('check', () => {
     assert.match(failures[1]!.reason, /did you mean deny\?/);
   });
 
-  it('gives a new resource a lineage and keeps the one its earlier inputs hold', async () => {
-    const first = await checked({ adminSocket: '/run/pop3d/admin.sock' });
-    const lineage = (first.owner as { lineage: string }).lineage;
-    assert.match(lineage, /^[0-9a-f-]{36}$/);
-    const again = await provider.check(first, {
-      owner: { ...OWNER, resource: 'renamed' },
-      adminSocket: '/run/pop3d/admin.sock',
-    });
-    assert.deepEqual((again.inputs as Props).owner, { ...OWNER, resource: 'renamed', lineage });
+  it('keeps the owner names the class gives, and the names its aliases give', async () => {
+    const owner = { ...OWNER, resource: 'renamed', aliases: [{ ...OWNER, resource: 'pop3' }, { bad: 1 }] };
+    const result = await provider.check(
+      { adminSocket: '/run/pop3d/admin.sock' },
+      { owner, adminSocket: '/run/pop3d/admin.sock' },
+    );
+    assert.deepEqual((result.inputs as Props).owner, { ...owner, aliases: [{ ...OWNER, resource: 'pop3' }] });
   });
 
   it('requires adminSocket to be an absolute path', async () => {
@@ -207,10 +204,7 @@ describe('against a real pop3d', () => {
     assert.equal(created.id, status.instanceId, 'the ID is the daemon instanceId');
     assert.equal(state.instanceId, status.instanceId);
     assert.deepEqual(status.owner, state.owner, 'the daemon records the owner the outputs hold');
-    assert.deepEqual(
-      { ...(state.owner as Props), claim: undefined, lineage: undefined },
-      { ...OWNER, claim: undefined, lineage: undefined },
-    );
+    assert.deepEqual({ ...(state.owner as Props), claim: undefined }, { ...OWNER, claim: undefined });
     assert.equal(state.adminSocket, daemon.socket);
     assert.deepEqual(state.listeners, [
       { address: '127.0.0.1', port, tls: false },

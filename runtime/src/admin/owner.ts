@@ -23,12 +23,6 @@ export interface Owner {
   resource: string;
   /** A random id made by each creation of the resource. */
   claim: string;
-  /**
-   * Optional: a random id that a resource keeps across its creations (a
-   * replace, a rename with an alias), so that a new creation recognises what
-   * an earlier one of the same resource applied.
-   */
-  lineage?: string;
 }
 
 export const OWNER_HEADER = 'pop3d-owner';
@@ -39,7 +33,6 @@ export const NO_OWNER = 'none';
 /** Longest name accepted in an owner, in characters: Pulumi names are far shorter. */
 const MAX_NAME = 512;
 const FIELDS = ['project', 'stack', 'resource', 'claim'] as const;
-const OPTIONAL_FIELDS = ['lineage'] as const;
 
 /** What a PUT asks for the owner: keep it (header absent), clear it (`none`), or set it. */
 export type OwnerChange = { kind: 'keep' } | { kind: 'set'; owner: Owner | null };
@@ -59,19 +52,17 @@ export function ownerChangeOf(header: string | undefined): OwnerChange {
 /** An owner read from a header or the state file; anything else is an error naming `where`. */
 export function parseOwner(value: unknown, where: string): Owner {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw badOwner(`${where} must be an object {project, stack, resource, claim, lineage?}`);
+    throw badOwner(`${where} must be an object {project, stack, resource, claim}`);
   const record = value as Record<string, unknown>;
-  const known: readonly string[] = [...FIELDS, ...OPTIONAL_FIELDS];
-  const unknown = Object.keys(record).filter((key) => !known.includes(key));
+  const unknown = Object.keys(record).filter((key) => !(FIELDS as readonly string[]).includes(key));
   if (unknown.length > 0) throw badOwner(`${where} has unknown keys: ${unknown.join(', ')}`);
-  for (const field of [...FIELDS, ...OPTIONAL_FIELDS]) {
+  for (const field of FIELDS) {
     const item = record[field];
-    if (item === undefined && (OPTIONAL_FIELDS as readonly string[]).includes(field)) continue;
     if (typeof item !== 'string' || item === '' || item.length > MAX_NAME)
       throw badOwner(`${where}: ${field} must be a non-empty string of at most ${MAX_NAME} characters`);
   }
-  const { project, stack, resource, claim, lineage } = record as Record<string, string>;
-  return { project, stack, resource, claim, ...(lineage === undefined ? {} : { lineage }) } as Owner;
+  const { project, stack, resource, claim } = record as Record<string, string>;
+  return { project, stack, resource, claim } as Owner;
 }
 
 /** True when `expected` (a claim, or `none`) names the current owner. */
