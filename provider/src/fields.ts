@@ -6,12 +6,14 @@
  *
  * - `update`: applied in place with one `PUT /v1/config`; unchanged listeners
  *   keep running and open sessions are not dropped.
- * - `replace`: the resource is another daemon; Pulumi deletes it from the old
- *   one (no listeners left there) and then creates it on the new one.
+ * - `identity`: which daemon the resource is. The same daemon (its
+ *   `instanceId`) reached at another path is an update; another daemon is a
+ *   replace, which configures the new daemon first and then empties the old one.
+ * - `none`: read only when the resource is created; a change applies nothing.
  */
 import type { CanonicalConfig } from '@pop3-iac/schema';
 
-export type FieldEffect = 'update' | 'replace';
+export type FieldEffect = 'update' | 'identity' | 'none';
 
 export interface FieldSpec {
   effect: FieldEffect;
@@ -19,12 +21,16 @@ export interface FieldSpec {
   meaning: string;
 }
 
-export type ServiceField = keyof CanonicalConfig | 'adminSocket';
+export type ServiceField = keyof CanonicalConfig | 'adminSocket' | 'adopt';
 
 export const FIELDS = {
   adminSocket: {
-    effect: 'replace',
-    meaning: 'path of the daemon admin socket: a different path is a different daemon',
+    effect: 'identity',
+    meaning: 'path of the daemon admin socket: the same daemon at another path is an update, another daemon a replace',
+  },
+  adopt: {
+    effect: 'none',
+    meaning: 'create only: unset adopts a daemon nobody owns, false refuses, true also takes one over from its owner',
   },
   binds: { effect: 'update', meaning: 'plain POP3 listeners' },
   port: { effect: 'update', meaning: 'port of any bind that names none' },
@@ -41,8 +47,20 @@ export const FIELDS = {
 /** The table's fields in a fixed order. */
 export const FIELD_NAMES = Object.keys(FIELDS) as ServiceField[];
 
-/** The daemon's configuration fields (everything but `adminSocket`). */
-export const CONFIG_FIELDS = FIELD_NAMES.filter((field) => field !== 'adminSocket') as Array<keyof CanonicalConfig>;
+/** The daemon's configuration fields (everything but `adminSocket` and `adopt`). */
+export const CONFIG_FIELDS = FIELD_NAMES.filter((field) => field !== 'adminSocket' && field !== 'adopt') as Array<
+  keyof CanonicalConfig
+>;
+
+/** The fields a diff compares: a change to any of them is an update (or, for `adminSocket`, maybe a replace). */
+export const COMPARED_FIELDS = FIELD_NAMES.filter((field) => FIELDS[field].effect !== 'none');
+
+/**
+ * Not a field of the table: the owner's names, set by the Pop3Service class
+ * (project, stack, resource, and the names its aliases give). Metadata of
+ * every apply, never compared (a rename with an alias changes nothing).
+ */
+export const OWNER_INPUT = 'owner';
 
 /** Outputs that are not inputs: computed from the daemon's answer. */
-export const COMPUTED_OUTPUTS = ['listeners', 'generation', 'etag'] as const;
+export const COMPUTED_OUTPUTS = ['listeners', 'generation', 'etag', 'instanceId'] as const;

@@ -9,6 +9,7 @@
  * redacted form (an inline key as its fingerprint), which is also the only form
  * the daemon ever shows, so the key is compared without being read back.
  */
+import { randomUUID } from 'node:crypto';
 import { isAbsolute, posix } from 'node:path';
 import { log, type dynamic } from '@pulumi/pulumi';
 import {
@@ -23,8 +24,30 @@ import {
   type Listener,
   type RedactedConfig,
 } from '@pop3-iac/schema';
-import { adminRequest, DaemonUnreachableError, type AdminResponse } from '@pop3-iac/runtime';
-import { CONFIG_FIELDS, FIELDS, FIELD_NAMES, type ServiceField } from './fields';
+import { NO_OWNER } from '@pop3-iac/runtime';
+import {
+  DaemonUnreachableError,
+  getLive,
+  putConfig,
+  validateOnDaemon,
+  type Applied,
+  type LiveDaemon,
+  type Owner,
+  type OwnerTransfer,
+} from './daemon';
+import { Pop3ProviderError } from './errors';
+import { COMPARED_FIELDS, CONFIG_FIELDS, FIELD_NAMES, OWNER_INPUT, type ServiceField } from './fields';
+import {
+  createVerdict,
+  describeChanges,
+  isEarlierSelf,
+  mayEmpty,
+  unreachable,
+  updateVerdict,
+  type OwnerLabels,
+  type OwnerName,
+  type Verdict,
+} from './ownership';
 
 /** The property the dynamic-provider host stores the serialized provider under. */
 const PROVIDER_KEY = '__provider';
@@ -33,6 +56,7 @@ const UNKNOWN = '04da6b54-80e4-46f7-96ec-b56ff0331ba9';
 /** How the engine marks a secret when it sends one as a plain object (sdk/nodejs/runtime/rpc.ts). */
 const SECRET_SIG_KEY = '4dabf18193072939515e22adb298388d';
 const SECRET_SIG_VALUE = '1b47061264138c4ac30d75fd1eb44270';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The stored outputs of a Pop3Service. */
 export interface Pop3ServiceState extends RedactedConfig {
@@ -40,21 +64,18 @@ export interface Pop3ServiceState extends RedactedConfig {
   listeners: Listener[];
   generation: number;
   etag: string;
+  /** The daemon's identity, which is also the resource's ID. */
+  instanceId: string;
+  /** The owner this resource's create recorded on the daemon, claim included. */
+  owner?: Owner;
 }
 
 type Props = Record<string, unknown>;
 
-/** A provider failure an operator can act on; `code` is stable for callers and tests. */
-export class Pop3ProviderError extends Error {
-  constructor(
-    readonly code:
-      'invalid_config' | 'apply_failed' | 'changed_underneath' | 'precondition_failed' | 'daemon_error' | 'bad_state',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'Pop3ProviderError';
-  }
-}
+export { Pop3ProviderError };
+
+/** Every key a Pop3Service's inputs may hold: the table's, the owner, and the serialized provider. */
+const KNOWN_INPUTS = new Set<string>([...FIELD_NAMES, OWNER_INPUT, PROVIDER_KEY]);
 
 /**
  * The ETag each diff saw, by socket: update applies only if the daemon still
@@ -65,12 +86,13 @@ const diffedEtags = new Map<string, string>();
 
 // ---------------------------------------------------------------- check
 
-export async function check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
+export async function check(olds: Props, news: Props): Promise<dynamic.CheckResult> {
   const inputs = unwrapSecrets(news) as Props;
+  const failures: dynamic.CheckFailure[] = unknownKeys(inputs);
+  if (failures.length > 0) return { failures };
   // During preview an input may come from another resource's output: validate it when it is known.
   if (containsUnknown(inputs)) return { inputs: news };
 
-  const failures: dynamic.CheckFailure[] = [];
   const socket = inputs.adminSocket;
   if (typeof socket !== 'string' || socket.trim() === '') {
     failures.push({
@@ -83,6 +105,14 @@ export async function check(_olds: Props, news: Props): Promise<dynamic.CheckRes
       reason: 'must be an absolute path: the provider does not run in the directory of your program',
     });
   }
+  if (inputs.adopt !== undefined && typeof inputs.adopt !== 'boolean')
+    failures.push({ property: 'adopt', reason: 'must be true or false' });
+  const labels = labelsOf(inputs);
+  if (labels === undefined)
+    failures.push({
+      property: OWNER_INPUT,
+      reason: 'is set by the Pop3Service class ({project, stack, resource}); create the resource through it',
+    });
   const result = parseConfig(configInputOf(inputs));
   if (!result.ok) failures.push(...result.issues.map((issue) => checkFailure(issue, inputs)));
   if (failures.length > 0) return { failures };
@@ -90,7 +120,75 @@ export async function check(_olds: Props, news: Props): Promise<dynamic.CheckRes
   // The canonical form is what Pulumi stores as inputs, so equivalent spellings
   // are equal inputs and `pulumi preview` shows only real changes.
   const config = (result as { config: CanonicalConfig }).config;
-  return { inputs: { adminSocket: posix.normalize(socket as string), ...withFingerprint(config) } };
+  const path = posix.normalize(socket as string);
+  const owner: OwnerLabels = labels!;
+  const checked: Props = {
+    adminSocket: path,
+    ...withFingerprint(config),
+    ...(inputs.adopt === undefined ? {} : { adopt: inputs.adopt }),
+    [OWNER_INPUT]: owner,
+  };
+  // New on this daemon: a create, or a move to another path (which may be another daemon).
+  const moved = typeof olds.adminSocket !== 'string' || posix.normalize(olds.adminSocket) !== path;
+  const daemonFailures = await checkOnDaemon(path, moved, config, owner, inputs.adopt as boolean | undefined);
+  return daemonFailures.length > 0 ? { failures: daemonFailures } : { inputs: checked };
+}
+
+/** Keys the resource does not take (a JavaScript program's `bindz:`): each named, with the input it may mean. */
+function unknownKeys(inputs: Props): dynamic.CheckFailure[] {
+  return Object.keys(inputs)
+    .filter((key) => !KNOWN_INPUTS.has(key) && inputs[key] !== undefined)
+    .map((key) => {
+      const near = FIELD_NAMES.find((field) => editDistance(field, key) <= 2);
+      return {
+        property: key,
+        reason: `is not an input of Pop3Service${near ? ` (did you mean ${near}?)` : ''}; inputs: ${FIELD_NAMES.join(', ')}`,
+      };
+    });
+}
+
+/**
+ * What only the daemon can say, asked when it answers: whether certificate
+ * files on its host can be used (the validate dry run), and, when the
+ * resource is new on this daemon (a create, or a move to another path),
+ * whether it may take the daemon over. A daemon that does not answer fails
+ * a create or a move (nothing could be applied there) and is left to diff
+ * otherwise.
+ */
+async function checkOnDaemon(
+  socket: string,
+  moved: boolean,
+  config: CanonicalConfig,
+  labels: OwnerLabels,
+  adopt: boolean | undefined,
+): Promise<dynamic.CheckFailure[]> {
+  let live: LiveDaemon;
+  try {
+    live = await getLive(socket);
+  } catch (error) {
+    if (!(error instanceof DaemonUnreachableError)) throw error;
+    if (!moved) return [];
+    return [
+      {
+        property: 'adminSocket',
+        reason: `${error.message}; nothing can be applied there: start pop3d, or correct the path`,
+      },
+    ];
+  }
+  if (config.tls && 'certFile' in config.tls) {
+    const issues = await validateOnDaemon(socket, config);
+    if (issues.length > 0)
+      return issues.map((issue) => ({ property: issue.path, reason: `on the daemon host: ${issue.message}` }));
+  }
+  if (!moved) return [];
+  try {
+    const verdict = createVerdict(socket, live, labels, adopt, redactConfig(config));
+    if (verdict.warning) await warn(verdict.warning);
+  } catch (error) {
+    if (error instanceof Pop3ProviderError) return [{ property: '', reason: error.message }];
+    throw error;
+  }
+  return [];
 }
 
 /**
@@ -110,35 +208,64 @@ function checkFailure(issue: ConfigIssue, inputs: Props): dynamic.CheckFailure {
 // ---------------------------------------------------------------- diff
 
 export async function diff(id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
-  const socket = socketOf(olds, id);
+  const oldSocket = socketOf(olds, id);
   if (containsUnknown(news)) {
-    const replaces = news.adminSocket === UNKNOWN || news.adminSocket !== socket ? ['adminSocket'] : [];
-    return { changes: true, replaces, deleteBeforeReplace: replaces.length > 0 };
+    const replaces = news.adminSocket === UNKNOWN || news.adminSocket !== oldSocket ? ['adminSocket'] : [];
+    return { changes: true, replaces, deleteBeforeReplace: false };
   }
-  const wanted: Props = { adminSocket: socketOf(news, id), ...desiredView(news) };
-
-  let current: Props;
+  const socket = socketOf(news, oldSocket);
+  const labels = labelsOf(news) ?? labelsOf(olds);
+  let live: LiveDaemon;
   try {
-    const live = await getConfig(socket);
-    diffedEtags.set(socket, live.etag);
-    warnAboutDrift(socket, olds, live.config);
-    current = { adminSocket: socket, ...live.config };
+    live = await getLive(socket);
   } catch (error) {
     if (!(error instanceof DaemonUnreachableError)) throw error;
-    await warn(`${error.message}; comparing with the configuration Pulumi recorded instead of the live one`);
-    current = olds;
+    if (socket === oldSocket) throw unreachable(error, labels, 'the diff');
+    throw new Pop3ProviderError(
+      'daemon_unreachable',
+      `${error.message}; adminSocket changed from ${oldSocket} to ${socket}: correct the path, or start pop3d ` +
+        'there; nothing was changed and the old daemon keeps serving',
+    );
   }
 
-  const changed = FIELD_NAMES.filter((field) => !sameJson(wanted[field], current[field]));
-  const replaces = changed.filter((field) => FIELDS[field].effect === 'replace');
+  // The resource is the daemon (its instanceId), not the path it is reached at.
+  if (!(await sameDaemon(olds, oldSocket, socket, live))) {
+    // Another daemon: create there first, then empty the old one (its delete
+    // checks its claim, so it never empties what the new half applied).
+    return { changes: true, replaces: ['adminSocket'], deleteBeforeReplace: false };
+  }
+  // A daemon another resource took over: say so now rather than at update.
+  const owner = live.owner;
+  if (owner !== null && labels !== undefined && news.adopt !== true) {
+    const claim = claimOf(olds);
+    if (owner.claim !== claim && !isEarlierSelf(owner, labels)) updateVerdict(socket, live, labels, false, claim);
+  }
+
+  diffedEtags.set(socket, live.etag);
+  warnAboutDrift(socket, olds, live.config);
+  const wanted: Props = { adminSocket: socket, ...desiredView(news) };
+  const current: Props = { adminSocket: oldSocket, ...live.config };
+  const changed = COMPARED_FIELDS.filter((field) => !sameJson(wanted[field], current[field]));
   return {
     changes: changed.length > 0,
-    replaces,
-    stables: FIELD_NAMES.filter((field) => !changed.includes(field)),
-    // Two daemons cannot both hold the same ports, and two paths may name one
-    // daemon: clear the old one before configuring the new one.
-    deleteBeforeReplace: replaces.length > 0,
+    replaces: [],
+    stables: COMPARED_FIELDS.filter((field) => !changed.includes(field)),
+    deleteBeforeReplace: false,
   };
+}
+
+/** Whether the daemon answering at `socket` is the one this resource configured. */
+async function sameDaemon(olds: Props, oldSocket: string, socket: string, live: LiveDaemon): Promise<boolean> {
+  const recorded = typeof olds.instanceId === 'string' ? olds.instanceId : undefined;
+  if (recorded !== undefined) return recorded === live.instanceId;
+  // State from before instanceIds: the daemon at the recorded path is this resource's.
+  if (socket === oldSocket) return true;
+  try {
+    return (await getLive(oldSocket)).instanceId === live.instanceId;
+  } catch (error) {
+    if (error instanceof DaemonUnreachableError) return false;
+    throw error;
+  }
 }
 
 /**
@@ -149,11 +276,8 @@ function warnAboutDrift(socket: string, olds: Props, live: RedactedConfig): void
   if (!CONFIG_FIELDS.some((field) => field in olds)) return;
   const drift = diffConfigs(pickConfig(olds), live);
   if (drift.length === 0) return;
-  const lines = drift.map(
-    (change) => `  ${change.path}: ${show(change.before)} (recorded) -> ${show(change.after)} (live)`,
-  );
   void warn(
-    `pop3d at ${socket} was changed outside Pulumi since the last update:\n${lines.join('\n')}\n` +
+    `pop3d at ${socket} was changed outside Pulumi since the last update:\n${describeChanges(drift, 'recorded', 'live')}\n` +
       'the diff compares the program with the live configuration',
   );
 }
@@ -163,14 +287,29 @@ function warnAboutDrift(socket: string, olds: Props, live: RedactedConfig): void
 export async function create(inputs: Props): Promise<dynamic.CreateResult<Pop3ServiceState>> {
   const socket = socketOf(inputs, '');
   const config = desiredConfig(inputs);
-  const live = await getConfig(socket);
-  return { id: socket, outs: await applyConfig(socket, config, live.etag) };
+  const labels = requireLabels(inputs);
+  const live = await getLive(socket);
+  const verdict = createVerdict(socket, live, labels, adoptOf(inputs), redactConfig(config));
+  if (verdict.warning) await warn(verdict.warning);
+  // Each create makes its own claim: the old half of a replace holds another one, so its delete changes nothing.
+  const owner: Owner = ownerRecord(labels, randomUUID());
+  const applied = await applyUnder(socket, config, live.etag, { owner, ifOwner: verdict.ifOwner }, true);
+  return { id: live.instanceId, outs: stateOf(socket, applied, owner) };
 }
 
 export async function update(id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult<Pop3ServiceState>> {
-  const socket = socketOf(olds, id);
+  // The same daemon may now be reached at another path (diff checked its instanceId).
+  const socket = socketOf(news, socketOf(olds, id));
   const config = desiredConfig(news);
-  const live = await getConfig(socket);
+  const labels = requireLabels(news);
+  const live = await getLive(socket);
+  const recorded = typeof olds.instanceId === 'string' ? olds.instanceId : undefined;
+  if (recorded !== undefined && recorded !== live.instanceId)
+    throw new Pop3ProviderError(
+      'another_daemon',
+      `pop3d at ${socket} is another daemon (instanceId ${live.instanceId}) than this resource's (${recorded}); ` +
+        'nothing was applied: run pulumi preview again',
+    );
   const diffed = diffedEtags.get(socket);
   diffedEtags.delete(socket);
   const unchanged = diffed !== undefined ? diffed === live.etag : sameJson(pickConfig(olds), live.config);
@@ -181,19 +320,44 @@ export async function update(id: string, olds: Props, news: Props): Promise<dyna
         'nothing was applied: run pulumi refresh or pulumi preview again',
     );
   }
+  const claim = claimOf(olds);
+  const verdict: Verdict = updateVerdict(socket, live, labels, adoptOf(news), claim);
+  if (verdict.warning) await warn(verdict.warning);
+  // State from before owners gets its claim now.
+  const owner: Owner = ownerRecord(labels, claim ?? randomUUID());
+  const applied = await applyUnder(socket, config, live.etag, { owner, ifOwner: verdict.ifOwner }, false);
   // update always returns every output: without them the state would shrink to the serialized provider.
-  return { outs: await applyConfig(socket, config, live.etag) };
+  return { outs: stateOf(socket, applied, owner) };
 }
 
 export async function read(id: string, props: Props = {}): Promise<dynamic.ReadResult> {
   const socket = socketOf(props, id);
-  const live = await getConfig(socket);
+  const live = await getLive(socket);
+  // An ID that is an instanceId names the daemon (opts.id): another one at the path is not it.
+  if (UUID.test(id) && id !== live.instanceId)
+    throw new Pop3ProviderError(
+      'another_daemon',
+      `pop3d at ${socket} is instance ${live.instanceId}, not ${id}: is adminSocket the path of that daemon?`,
+    );
+  const owner =
+    isRecord(props.owner) && typeof props.owner.claim === 'string' ? (props.owner as unknown as Owner) : undefined;
+  if (owner !== undefined && !mayEmpty(live, owner.claim) && live.owner !== null)
+    await warn(
+      `pop3d at ${socket} is owned by another resource now: ${live.owner.project}/${live.owner.stack}/${live.owner.resource}`,
+    );
+  const labels = labelsOf(props);
   return {
-    id: socket,
-    props: stateOf(socket, live),
+    id,
+    props: stateOf(socket, live, owner),
     // The live configuration as the inputs too: after `pulumi refresh` the next
-    // preview shows the program against what actually runs.
-    inputs: { adminSocket: socket, ...live.config },
+    // preview shows the program against what actually runs. The owner's names
+    // and adopt are the resource's, not the daemon's: kept.
+    inputs: {
+      adminSocket: socket,
+      ...live.config,
+      ...(labels === undefined ? {} : { [OWNER_INPUT]: labels }),
+      ...(props.adopt === undefined ? {} : { adopt: props.adopt }),
+    },
   };
 }
 
@@ -202,106 +366,92 @@ export const EMPTY_CONFIG = { binds: [], ssl: { enabled: false } } as const;
 
 export async function remove(id: string, props: Props = {}): Promise<void> {
   const socket = socketOf(props, id);
-  let live: LiveConfig;
+  const labels = labelsOf(props);
+  let live: LiveDaemon;
   try {
-    live = await getConfig(socket);
+    live = await getLive(socket);
   } catch (error) {
-    // Already gone is success; a daemon that refuses us is not gone.
-    if (error instanceof DaemonUnreachableError && error.gone) return;
+    // A daemon that does not answer is not "already gone": it may come back serving its persisted configuration.
+    if (error instanceof DaemonUnreachableError) throw unreachable(error, labels, 'the delete');
     throw error;
   }
-  await applyConfig(socket, parseConfigOrThrow(EMPTY_CONFIG), live.etag);
+  const recorded = typeof props.instanceId === 'string' ? props.instanceId : undefined;
+  if (recorded !== undefined && recorded !== live.instanceId) {
+    await log.info(
+      `another pop3d (instance ${live.instanceId}) answers at ${socket}; this resource's is gone: nothing to delete`,
+    );
+    return;
+  }
+  const claim = claimOf(props);
+  if (!mayEmpty(live, claim)) {
+    const owner = live.owner;
+    const message =
+      owner === null
+        ? `nobody owns the configuration of pop3d at ${socket} (pop3ctl apply --take-over?): the delete changes nothing`
+        : `pop3d at ${socket} is owned by ${owner.project}/${owner.stack}/${owner.resource}, not by this resource's create: ` +
+          'the delete changes nothing';
+    // The old half of a replace meets its new half: expected, not worth a warning.
+    if (owner !== null && labels !== undefined && isEarlierSelf(owner, labels)) await log.info(message);
+    else await warn(message);
+    return;
+  }
+  await applyUnder(
+    socket,
+    parseConfigOrThrow(EMPTY_CONFIG),
+    live.etag,
+    { owner: null, ifOwner: claim ?? NO_OWNER },
+    false,
+  );
 }
 
-// ---------------------------------------------------------------- talking to the daemon
+// ---------------------------------------------------------------- applying
 
-interface LiveConfig {
-  config: RedactedConfig;
-  etag: string;
-  generation: number;
+/** PUT under an owner; a create says what a failed bind means for the old half of a replace. */
+async function applyUnder(
+  socket: string,
+  config: CanonicalConfig,
+  etag: string,
+  transfer: OwnerTransfer,
+  creating: boolean,
+): Promise<Applied> {
+  try {
+    return await putConfig(socket, config, etag, transfer);
+  } catch (error) {
+    if (
+      creating &&
+      error instanceof Pop3ProviderError &&
+      error.code === 'apply_failed' &&
+      /EADDRINUSE/.test(error.message)
+    )
+      throw new Pop3ProviderError(
+        'apply_failed',
+        `${error.message} If this create is the new half of a replace, the old daemon was not touched and keeps ` +
+          'serving: two daemons on one host cannot hold one port at once; give the new daemon other ports, or ' +
+          'empty the old one first (pulumi destroy, or pop3ctl apply there), then run pulumi up again.',
+      );
+    throw error;
+  }
 }
 
-async function getConfig(socket: string): Promise<LiveConfig> {
-  const response = await adminRequest(socket, 'GET', '/v1/config');
-  if (response.status !== 200) throw daemonError(response, socket);
-  const etag = header(response, 'etag');
-  if (etag === undefined)
-    throw new Pop3ProviderError('daemon_error', `pop3d at ${socket} sent its configuration without an ETag`);
-  return {
-    config: response.body as RedactedConfig,
-    etag,
-    generation: Number(header(response, 'x-config-generation') ?? 0),
-  };
+/** PUT the configuration under the daemon's current ETag and owner (tests use it for the 412 path). */
+export async function applyConfig(socket: string, config: CanonicalConfig, ifMatch: string): Promise<Applied> {
+  return putConfig(socket, config, ifMatch, { owner: null, ifOwner: NO_OWNER });
 }
 
-/** PUT the configuration if the daemon still runs `ifMatch`; the new state, or an error naming the field at fault. */
-export async function applyConfig(socket: string, config: CanonicalConfig, ifMatch: string): Promise<Pop3ServiceState> {
-  const response = await adminRequest(socket, 'PUT', '/v1/config', config, { 'If-Match': ifMatch });
-  if (response.status !== 200) throw daemonError(response, socket);
-  const body = response.body as { config: RedactedConfig; etag: string; generation: number };
-  return stateOf(socket, body);
-}
-
-function stateOf(socket: string, view: LiveConfig): Pop3ServiceState {
+function stateOf(
+  socket: string,
+  view: { config: RedactedConfig; etag: string; generation: number; instanceId: string },
+  owner: Owner | undefined,
+): Pop3ServiceState {
   return {
     adminSocket: socket,
     ...view.config,
     listeners: listenersOf(view.config),
     generation: view.generation,
     etag: view.etag,
+    instanceId: view.instanceId,
+    ...(owner === undefined ? {} : { owner }),
   };
-}
-
-interface ErrorBody {
-  code?: string;
-  message?: string;
-  issues?: ConfigIssue[];
-  bind?: { address: string; port: number; tls: boolean };
-  field?: string;
-  osCode?: string;
-}
-
-/** An admin API error (runtime/src/admin/errors.ts) as a message that names the field at fault. */
-function daemonError(response: AdminResponse, socket: string): Pop3ProviderError {
-  const body: ErrorBody = isRecord(response.body) ? (response.body as ErrorBody) : {};
-  switch (body.code) {
-    case 'invalid_config':
-      return new Pop3ProviderError(
-        'invalid_config',
-        `pop3d at ${socket} rejected the configuration:\n${(body.issues ?? [])
-          .map((issue) => `  ${issue.path}: ${issue.message}`)
-          .join('\n')}`,
-      );
-    case 'apply_failed': {
-      // The daemon's message names the socket and the OS error; prefix the field and the bind as written in binds.
-      const bind = body.bind;
-      const where = bind ? `"${bind.address.includes(':') ? `[${bind.address}]` : bind.address} ${bind.port}": ` : '';
-      const said = (body.message ?? 'the listener could not be opened').replace(/\.?$/, '');
-      const os = body.osCode && !said.includes(body.osCode) ? ` (${body.osCode})` : '';
-      return new Pop3ProviderError(
-        'apply_failed',
-        `${body.field ?? 'binds'}: ${where}${said}${os}. pop3d at ${socket} keeps serving its previous configuration.`,
-      );
-    }
-    case 'precondition_failed':
-      return new Pop3ProviderError(
-        'precondition_failed',
-        `the daemon's configuration changed while Pulumi was applying (pop3d at ${socket}); ` +
-          'nothing was applied: run pulumi refresh or pulumi preview again',
-      );
-    default:
-      return new Pop3ProviderError(
-        'daemon_error',
-        `pop3d at ${socket} answered ${response.status}${body.code ? ` ${body.code}` : ''}: ${
-          body.message ?? (typeof response.body === 'string' ? response.body.trim() : 'no message')
-        }`,
-      );
-  }
-}
-
-function header(response: AdminResponse, name: string): string | undefined {
-  const value = response.headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 // ---------------------------------------------------------------- inputs and outputs
@@ -317,7 +467,8 @@ function socketOf(props: Props, fallback: string): string {
 export function configInputOf(inputs: Props): Props {
   const config: Props = {};
   for (const [key, value] of Object.entries(inputs)) {
-    if (key === 'adminSocket' || key === PROVIDER_KEY || value === undefined) continue;
+    if (key === 'adminSocket' || key === 'adopt' || key === OWNER_INPUT || key === PROVIDER_KEY || value === undefined)
+      continue;
     config[key] = value;
   }
   // check stores an inline key's fingerprint beside it (withFingerprint); it is not a schema field.
@@ -332,6 +483,68 @@ export function configInputOf(inputs: Props): Props {
 function withFingerprint(config: CanonicalConfig): Props {
   if (!config.tls || !('keyPem' in config.tls)) return { ...config };
   return { ...config, tls: { ...config.tls, keyFingerprint: keyFingerprint(config.tls.keyPem) } };
+}
+
+/** The owner's names in a resource's inputs or outputs (outputs also hold the claim). */
+function labelsOf(props: Props): OwnerLabels | undefined {
+  const owner = props[OWNER_INPUT];
+  if (!isRecord(owner)) return undefined;
+  const { project, stack, resource, aliases } = owner;
+  if (typeof project !== 'string' || typeof stack !== 'string' || typeof resource !== 'string') return undefined;
+  const former = Array.isArray(aliases) ? aliases.filter(isName) : [];
+  return {
+    project,
+    stack,
+    resource,
+    ...(former.length > 0 ? { aliases: former } : {}),
+  };
+}
+
+function isName(value: unknown): value is OwnerName {
+  return (
+    isRecord(value) &&
+    typeof value.project === 'string' &&
+    typeof value.stack === 'string' &&
+    typeof value.resource === 'string'
+  );
+}
+
+/** What the daemon records: the names and the claim (the aliases are for this provider only). */
+function ownerRecord(labels: OwnerLabels, claim: string): Owner {
+  const { aliases: _aliases, ...names } = labels;
+  return { ...names, claim };
+}
+
+function requireLabels(inputs: Props): OwnerLabels {
+  const labels = labelsOf(inputs);
+  if (labels === undefined)
+    throw new Pop3ProviderError(
+      'bad_state',
+      'the owner input is missing: create the resource through the Pop3Service class',
+    );
+  return labels;
+}
+
+/** The claim this resource's create recorded (absent in state from before owners). */
+function claimOf(props: Props): string | undefined {
+  const owner = props[OWNER_INPUT];
+  return isRecord(owner) && typeof owner.claim === 'string' ? owner.claim : undefined;
+}
+
+function adoptOf(props: Props): boolean | undefined {
+  return typeof props.adopt === 'boolean' ? props.adopt : undefined;
+}
+
+/** Levenshtein distance, for "did you mean" on a mistyped input name. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j += 1)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 function parseConfigOrThrow(input: unknown): CanonicalConfig {
@@ -382,12 +595,6 @@ function containsUnknown(value: unknown): boolean {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A value for a one-line message: redacted configs only, long values cut. */
-function show(value: unknown): string {
-  const text = value === undefined ? '(unset)' : JSON.stringify(value);
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
 /** In the dynamic-provider host this goes to stderr, which the CLI shows as a diagnostic. */

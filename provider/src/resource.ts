@@ -6,7 +6,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import type { Limits, Listener, TlsFiles, TlsInlineRedacted, TlsVersion } from '@pop3-iac/schema';
-import { COMPUTED_OUTPUTS, CONFIG_FIELDS } from './fields';
+import { COMPUTED_OUTPUTS, CONFIG_FIELDS, OWNER_INPUT } from './fields';
 import { pop3ServiceProvider } from './provider';
 
 /** One bind: an address (`*`, IPv4, IPv6 bare or in brackets) and an optional port. */
@@ -50,8 +50,19 @@ export interface TlsInlineArgs {
 export type LimitsArgs = { [K in keyof Limits]?: pulumi.Input<number> };
 
 export interface Pop3ServiceArgs {
-  /** Absolute path of the daemon's admin socket (`pop3d --admin-socket`; default `<state-dir>/admin.sock`). A different path is a different daemon: replace. */
+  /**
+   * Absolute path of the daemon's admin socket (`pop3d --admin-socket`; default `<state-dir>/admin.sock`).
+   * The resource is the daemon behind it (its `instanceId`): the same daemon at another path is an
+   * update, another daemon a replace.
+   */
   adminSocket: pulumi.Input<string>;
+  /**
+   * Read when the resource is created on a daemon. Unset: a daemon nobody owns is adopted (preview
+   * warns with each field the program changes), one another resource owns is refused. `false`: also
+   * refuse a daemon nobody owns that serves another configuration. `true`: also take the daemon over
+   * from another resource (whose delete then changes nothing). Changing it applies nothing.
+   */
+  adopt?: pulumi.Input<boolean>;
   /** Plain POP3 listeners. Default every address (`*`) on `port`; `[]` for none. */
   binds?: BindsArgs;
   /** Port of any bind that names none, 1..65535. Default 110. */
@@ -102,14 +113,65 @@ export class Pop3Service extends pulumi.dynamic.Resource {
   declare readonly generation: pulumi.Output<number>;
   /** The daemon's ETag of the applied configuration. */
   declare readonly etag: pulumi.Output<string>;
+  /** The daemon's identity (its state directory's `instanceId`): also the resource's ID. */
+  declare readonly instanceId: pulumi.Output<string>;
+  /** The owner this resource recorded on the daemon: `{project, stack, resource, claim}`. */
+  declare readonly owner: pulumi.Output<{
+    project: string;
+    stack: string;
+    resource: string;
+    claim: string;
+  }>;
 
   constructor(name: string, args: Pop3ServiceArgs, opts?: pulumi.CustomResourceOptions) {
-    const props: pulumi.Inputs = { adminSocket: args.adminSocket };
+    if (opts?.import !== undefined) {
+      // The dynamic-provider host cannot import (pulumi/pulumi#3550): say so in one line, without a stack trace.
+      throw new pulumi.RunError(
+        `Pop3Service ${name}: the import option does not work with dynamic providers; remove it and let create ` +
+          'adopt the daemon (adopt: true if another resource owns it); see provider/README.md "Importing a daemon"',
+      );
+    }
+    // Every key the program gave, known or not: check names the ones Pop3Service does not take (`bindz`).
+    const props: pulumi.Inputs = { ...(args as unknown as pulumi.Inputs), adminSocket: args.adminSocket };
     for (const field of CONFIG_FIELDS) props[field] = args[field];
     props.tls = protectKey(args.tls);
+    props.adopt = args.adopt;
+    // Who applies: the daemon records it, and refuses a create by another resource.
+    const project = pulumi.getProject();
+    const stack = pulumi.getStack();
+    props[OWNER_INPUT] = { project, stack, resource: name, aliases: formerNames(opts?.aliases, project, stack) };
     for (const output of COMPUTED_OUTPUTS) props[output] = undefined;
     super(pop3ServiceProvider, name, props, opts, MODULE, TYPE);
   }
+}
+
+/**
+ * The names an `aliases` option says this resource had (a rename, a move from
+ * another stack): a create may take over what one of them applied. Only names
+ * known when the program runs count (a string, not an Output).
+ */
+function formerNames(
+  aliases: pulumi.CustomResourceOptions['aliases'],
+  project: string,
+  stack: string,
+): Array<{ project: string; stack: string; resource: string }> {
+  const names: Array<{ project: string; stack: string; resource: string }> = [];
+  for (const alias of aliases ?? []) {
+    if (typeof alias === 'string') {
+      // urn:pulumi:<stack>::<project>::<type>::<name>
+      const match = /^urn:pulumi:([^:]+)::([^:]+)::[^:]+(?:::[^:]+)*::(.+)$/.exec(alias);
+      if (match) names.push({ stack: match[1]!, project: match[2]!, resource: match[3]! });
+    } else if (typeof alias === 'object' && alias !== null && !pulumi.Output.isInstance(alias)) {
+      const { name, project: aliasProject, stack: aliasStack } = alias as pulumi.Alias;
+      if (typeof name !== 'string') continue;
+      names.push({
+        project: typeof aliasProject === 'string' ? aliasProject : project,
+        stack: typeof aliasStack === 'string' ? aliasStack : stack,
+        resource: name,
+      });
+    }
+  }
+  return names;
 }
 
 /**

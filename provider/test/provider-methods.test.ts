@@ -3,6 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as pulumi from '@pulumi/pulumi';
@@ -26,17 +27,23 @@ import {
 
 type Props = Record<string, unknown>;
 
+/** What the Pop3Service class adds to every resource's inputs. */
+const OWNER = { project: 'proj', stack: 'dev', resource: 'pop3' };
+
 const provider = pop3ServiceProvider as Required<pulumi.dynamic.ResourceProvider>;
 
-/** check, then the inputs it returns: what the engine passes to create/diff/update. */
+/**
+ * check, then the inputs it returns: what the engine passes to create/diff/update. As the check of
+ * an update (the socket unchanged), so a path nothing answers at is not a failure.
+ */
 async function checked(news: Props): Promise<Props> {
-  const result = await provider.check({}, news);
+  const result = await provider.check({ adminSocket: news.adminSocket }, { owner: OWNER, ...news });
   assert.deepEqual(result.failures ?? [], [], 'check failed');
   return result.inputs as Props;
 }
 
 async function failuresOf(news: Props): Promise<Array<{ property: string; reason: string }>> {
-  const result = await provider.check({}, news);
+  const result = await provider.check({ adminSocket: news.adminSocket }, { owner: OWNER, ...news });
   return [...(result.failures ?? [])];
 }
 
@@ -83,6 +90,25 @@ describe('check', () => {
     });
     assert.deepEqual(failures.map((f) => f.property).sort(), ['deny[0]', 'port', 'ssl.binds[1].port', 'tls']);
     assert.match(failures.find((f) => f.property === 'tls')!.reason, /required when ssl.enabled/);
+  });
+
+  it('rejects an input key Pop3Service does not take, naming it (a JavaScript bindz:)', async () => {
+    const failures = await failuresOf({ adminSocket: '/run/pop3d/admin.sock', bindz: '127.0.0.1 1110', denny: [] });
+    assert.deepEqual(
+      failures.map((f) => f.property),
+      ['bindz', 'denny'],
+    );
+    assert.match(failures[0]!.reason, /^is not an input of Pop3Service \(did you mean binds\?\)/);
+    assert.match(failures[1]!.reason, /did you mean deny\?/);
+  });
+
+  it('keeps the owner names the class gives, and the names its aliases give', async () => {
+    const owner = { ...OWNER, resource: 'renamed', aliases: [{ ...OWNER, resource: 'pop3' }, { bad: 1 }] };
+    const result = await provider.check(
+      { adminSocket: '/run/pop3d/admin.sock' },
+      { owner, adminSocket: '/run/pop3d/admin.sock' },
+    );
+    assert.deepEqual((result.inputs as Props).owner, { ...owner, aliases: [{ ...OWNER, resource: 'pop3' }] });
   });
 
   it('requires adminSocket to be an absolute path', async () => {
@@ -132,7 +158,7 @@ describe('check', () => {
 
   it('leaves inputs that are unknown during preview to a later check', async () => {
     const unknown = '04da6b54-80e4-46f7-96ec-b56ff0331ba9';
-    const news = { adminSocket: unknown, binds: '127.0.0.1 70000' };
+    const news = { adminSocket: unknown, binds: '127.0.0.1 70000', owner: OWNER };
     assert.deepEqual(await provider.check({}, news), { inputs: news });
   });
 });
@@ -159,6 +185,7 @@ describe('against a real pop3d', () => {
   });
 
   const desired = (extra: Props = {}): Props => ({
+    owner: OWNER,
     adminSocket: daemon.socket,
     binds: `127.0.0.1 ${port}`,
     ssl: { enabled: true, binds: '127.0.0.1', port: sslPort },
@@ -173,7 +200,11 @@ describe('against a real pop3d', () => {
   it('create applies the config and returns the redacted canonical outputs', async () => {
     const created = await provider.create(await checked(desired()));
     state = created.outs as Props;
-    assert.equal(created.id, daemon.socket);
+    const status = (await daemon.admin('GET', '/v1/status')).body as { instanceId: string; owner: Props };
+    assert.equal(created.id, status.instanceId, 'the ID is the daemon instanceId');
+    assert.equal(state.instanceId, status.instanceId);
+    assert.deepEqual(status.owner, state.owner, 'the daemon records the owner the outputs hold');
+    assert.deepEqual({ ...(state.owner as Props), claim: undefined }, { ...OWNER, claim: undefined });
     assert.equal(state.adminSocket, daemon.socket);
     assert.deepEqual(state.listeners, [
       { address: '127.0.0.1', port, tls: false },
@@ -210,7 +241,7 @@ describe('against a real pop3d', () => {
     assert.deepEqual(result.replaces, []);
   });
 
-  it('diff: a changed field is an update in place; another adminSocket is a replace', async () => {
+  it('diff: a changed field is an update in place; an adminSocket nothing answers at fails naming it', async () => {
     const withDeny = await provider.diff(
       daemon.socket,
       state,
@@ -220,19 +251,25 @@ describe('against a real pop3d', () => {
     assert.deepEqual(withDeny.replaces, []);
     assert.ok(!withDeny.stables?.includes('deny'));
 
-    const moved = await provider.diff(
-      daemon.socket,
-      state,
-      await checked(desired({ adminSocket: '/elsewhere/admin.sock' })),
+    await rejectsWith(
+      provider.diff(daemon.socket, state, { ...(await checked(desired())), adminSocket: '/elsewhere/admin.sock' }),
+      'daemon_unreachable',
+      /^cannot reach pop3d at \/elsewhere\/admin\.sock: .*adminSocket changed from .* to \/elsewhere\/admin\.sock: correct the path.*old daemon keeps serving/,
     );
+  });
+
+  it('diff: the same daemon at another path (a symlink) is an update, not a replace', async () => {
+    const link = join(daemon.dir, 'link.sock');
+    await symlink(daemon.socket, link);
+    const moved = await provider.diff(daemon.socket, state, { ...(await checked(desired())), adminSocket: link });
     assert.equal(moved.changes, true);
-    assert.deepEqual(moved.replaces, ['adminSocket']);
-    assert.equal(moved.deleteBeforeReplace, true);
+    assert.deepEqual(moved.replaces, []);
+    assert.ok(!moved.stables?.includes('adminSocket'));
   });
 
   it('diff compares with the live daemon: a change made behind Pulumi shows up', async () => {
     const before = await liveConfig(daemon);
-    const { adminSocket: _socket, ...config } = desired({ deny: ['127.0.0.99'] });
+    const { adminSocket: _socket, owner: _owner, ...config } = desired({ deny: ['127.0.0.99'] });
     const outOfBand = await daemon.admin('PUT', '/v1/config', config, { 'If-Match': before.etag });
     assert.equal(outOfBand.status, 200, outOfBand.text);
     const drifted = await provider.diff(daemon.socket, state, await checked(desired()));
@@ -260,18 +297,13 @@ describe('against a real pop3d', () => {
     assert.equal((await liveConfig(daemon)).etag, state.etag);
   });
 
-  it('diff falls back to the recorded outputs when the daemon cannot be reached', async () => {
-    const gone = { ...state, adminSocket: join(daemon.dir, 'no-such.sock') };
-    const same = await provider.diff(String(gone.adminSocket), gone, {
-      ...(await checked(desired())),
-      adminSocket: gone.adminSocket,
-    });
-    assert.equal(same.changes, false);
-    const changed = await provider.diff(String(gone.adminSocket), gone, {
-      ...(await checked(desired({ deny: [] }))),
-      adminSocket: gone.adminSocket,
-    });
-    assert.equal(changed.changes, true);
+  it('diff fails when the daemon cannot be reached, naming it and the remedies', async () => {
+    const gone: Props = { ...state, adminSocket: join(daemon.dir, 'no-such.sock') };
+    await rejectsWith(
+      provider.diff(String(gone.instanceId), gone, { ...(await checked(desired())), adminSocket: gone.adminSocket }),
+      'daemon_unreachable',
+      /^cannot reach pop3d at .*no-such\.sock: .*start pop3d .*pulumi state delete 'urn:pulumi:dev::proj::pulumi-nodejs:dynamic\/pop3:Pop3Service::pop3'/,
+    );
   });
 
   it('update keeps sessions open across the apply and returns every output', async () => {
@@ -359,10 +391,29 @@ describe('against a real pop3d', () => {
     assert.match(await firstLine('127.0.0.3', heldPort), /^\+OK/);
   });
 
-  it('an invalid config the daemon rejects (400) lists each issue by path', async () => {
-    const news = await checked(
-      desired({ tls: { certFile: join(daemon.dir, 'missing.pem'), keyFile: join(daemon.dir, 'missing.key') } }),
+  it('check validates certificate files on the daemon host (POST /v1/config/validate), naming each', async () => {
+    const files = { certFile: join(daemon.dir, 'missing.pem'), keyFile: certificate.keyFile };
+    const failures = await failuresOf(desired({ tls: files }));
+    assert.deepEqual(failures, [
+      { property: 'tls.certFile', reason: `on the daemon host: "${files.certFile}" does not exist` },
+    ]);
+    assert.deepEqual(
+      await failuresOf(desired({ tls: { certFile: certificate.certFile, keyFile: certificate.keyFile } })),
+      [],
     );
+  });
+
+  it('an invalid config the daemon rejects (400) lists each issue by path', async () => {
+    // As check would have returned them, had the files still been there.
+    const valid = await checked(desired({ tls: { certFile: certificate.certFile, keyFile: certificate.keyFile } }));
+    const news = {
+      ...valid,
+      tls: {
+        certFile: join(daemon.dir, 'missing.pem'),
+        keyFile: join(daemon.dir, 'missing.key'),
+        minVersion: 'TLSv1.2',
+      },
+    };
     await provider.diff(daemon.socket, state, news);
     await rejectsWith(
       provider.update(daemon.socket, state, news),
@@ -371,16 +422,22 @@ describe('against a real pop3d', () => {
     );
   });
 
-  it('delete leaves the daemon up with no listener; again is still success', async () => {
-    await provider.delete(daemon.socket, state);
+  it('delete leaves the daemon up with no listener and owned by nobody; again is still success', async () => {
+    await provider.delete(String(state.instanceId), state);
     assert.deepEqual(await liveListeners(daemon), []);
     assert.equal(await firstLine('127.0.0.1', port), 'refused');
-    assert.equal((await daemon.admin('GET', '/v1/status')).status, 200);
-    await provider.delete(daemon.socket, state);
+    const status = await daemon.admin('GET', '/v1/status');
+    assert.equal(status.status, 200);
+    assert.equal((status.body as Props).owner, null);
+    await provider.delete(String(state.instanceId), state);
   });
 
-  it('delete of a daemon that is gone is success', async () => {
-    await provider.delete('/nonexistent/admin.sock', { adminSocket: '/nonexistent/admin.sock' });
+  it('delete of a daemon that does not answer fails naming it and the remedies', async () => {
+    await rejectsWith(
+      provider.delete('x', { adminSocket: '/nonexistent/admin.sock', owner: { ...OWNER, claim: 'c' } }),
+      'daemon_unreachable',
+      /^cannot reach pop3d at \/nonexistent\/admin\.sock: .*the delete needs the daemon's answer, so nothing was changed: start pop3d .*pulumi state delete/,
+    );
   });
 });
 
@@ -398,7 +455,11 @@ describe('the serialized provider', () => {
       module,
     );
     const rebuilt = module.exports.handler!();
-    const result = await rebuilt.check!({}, { adminSocket: '/run/pop3d/admin.sock', binds: '127.0.0.1 1110' });
+    const socket = '/run/pop3d/admin.sock';
+    const result = await rebuilt.check!(
+      { adminSocket: socket },
+      { adminSocket: socket, binds: '127.0.0.1 1110', owner: OWNER },
+    );
     assert.deepEqual((result.inputs as Props).binds, [{ address: '127.0.0.1', port: 1110 }]);
   });
 });
@@ -406,7 +467,7 @@ describe('the serialized provider', () => {
 describe('the README', () => {
   it('lists every input with the effect the diff table gives it', () => {
     const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
-    const rows = [...readme.matchAll(/^\| `(\w+)` +\| (update|replace) +\| (.+?) +\|$/gm)];
+    const rows = [...readme.matchAll(/^\| `(\w+)` +\| (update|identity|none) +\| (.+?) +\|$/gm)];
     assert.deepEqual(
       rows.map(([, field, effect, meaning]) => ({ field, effect, meaning })),
       Object.entries(FIELDS).map(([field, spec]) => ({ field, effect: spec.effect, meaning: spec.meaning })),

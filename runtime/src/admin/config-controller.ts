@@ -22,12 +22,24 @@ import { loadTlsContext } from '../tls/tls-context';
 import { AdminError } from './errors';
 import { type ConfigStore } from './config-store';
 import { configEtag, ifMatchSatisfied } from './etag';
+import { describeOwner, ownerMatches, type Owner, type OwnerChange } from './owner';
 
 export interface ConfigView {
   config: RedactedConfig;
   etag: string;
   generation: number;
+  /** Who applied the configuration (owner.ts), or null when nobody owns it. */
+  owner: Owner | null;
 }
+
+/** What an apply asks about the owner: the change to record, and the claim that must own it now. */
+export interface OwnerRequest {
+  change: OwnerChange;
+  /** A claim, or `none`; undefined: no condition. */
+  ifOwner?: string;
+}
+
+const KEEP_OWNER: OwnerRequest = { change: { kind: 'keep' } };
 
 export interface ApplyOutcome extends ConfigView {
   applied: boolean;
@@ -45,11 +57,13 @@ export class ConfigController {
   private queue: Promise<unknown> = Promise.resolve();
   private generation = 0;
   private etag = '';
+  private owner: Owner | null = null;
   readonly applyCounts = {
     applied: 0,
     unchanged: 0,
     invalid: 0,
     precondition_failed: 0,
+    owner_mismatch: 0,
     apply_failed: 0,
     persist_failed: 0,
   };
@@ -68,22 +82,32 @@ export class ConfigController {
     return this.etag;
   }
 
+  get currentOwner(): Owner | null {
+    return this.owner;
+  }
+
   view(): ConfigView {
     const config = this.server.config;
     if (!config) throw new AdminError('internal', 'pop3d has no configuration yet');
-    return { config: redactConfig(config), etag: this.etag, generation: this.generation };
+    return { config: redactConfig(config), etag: this.etag, generation: this.generation, owner: this.owner };
   }
 
-  /** The first configuration at start-up: not persisted again when it came from the state directory. */
-  async start(config: CanonicalConfig, generation: number, persist: boolean): Promise<void> {
+  /** The first configuration at start-up, with its persisted owner: not persisted again when it came from the state directory. */
+  async start(
+    config: CanonicalConfig,
+    generation: number,
+    persist: boolean,
+    owner: Owner | null = null,
+  ): Promise<void> {
     this.generation = generation - 1;
-    await this.serialized(() => this.applyLocked(config, undefined, persist));
+    this.owner = owner;
+    await this.serialized(() => this.applyLocked(config, undefined, persist, KEEP_OWNER));
   }
 
-  async apply(input: unknown, ifMatch: string | undefined): Promise<ApplyOutcome> {
+  async apply(input: unknown, ifMatch: string | undefined, owner: OwnerRequest = KEEP_OWNER): Promise<ApplyOutcome> {
     return this.serialized(async () => {
       const config = this.validated(input);
-      return this.applyLocked(config, ifMatch, true);
+      return this.applyLocked(config, ifMatch, true, owner);
     });
   }
 
@@ -129,6 +153,7 @@ export class ConfigController {
     config: CanonicalConfig,
     ifMatch: string | undefined,
     persist: boolean,
+    ownerRequest: OwnerRequest,
   ): Promise<ApplyOutcome> {
     const current = this.server.config;
     if (ifMatch !== undefined && !ifMatchSatisfied(ifMatch, this.etag)) {
@@ -140,10 +165,23 @@ export class ConfigController {
         { etag: this.etag },
       );
     }
+    if (ownerRequest.ifOwner !== undefined && !ownerMatches(ownerRequest.ifOwner, this.owner)) {
+      this.applyCounts.owner_mismatch += 1;
+      throw new AdminError(
+        'owner_mismatch',
+        `the configuration is owned by ${describeOwner(this.owner)}, not by the claim the request named; nothing was changed`,
+        undefined,
+        { owner: this.owner },
+      );
+    }
+    const nextOwner = ownerRequest.change.kind === 'set' ? ownerRequest.change.owner : this.owner;
+    const ownerChanged = JSON.stringify(nextOwner) !== JSON.stringify(this.owner);
     const nextEtag = configEtag(config);
     const plan = planListeners(current ? listenersOf(current) : [], listenersOf(config));
     const changes = diffConfigs(current ? redactConfig(current) : undefined, redactConfig(config));
     if (current && nextEtag === this.etag) {
+      // The same configuration under a new owner: only the record changes (same generation).
+      if (ownerChanged) await this.persistOwner(current, nextOwner);
       this.applyCounts.unchanged += 1;
       return { ...this.view(), applied: false, plan: { open: [], close: [], keep: plan.keep }, changes: [] };
     }
@@ -171,7 +209,7 @@ export class ConfigController {
     const generation = this.generation + 1;
     if (persist) {
       try {
-        await this.store.save({ generation, appliedAt: new Date().toISOString(), config });
+        await this.store.save({ generation, appliedAt: new Date().toISOString(), config, ...ownerField(nextOwner) });
       } catch (error) {
         await prepared.rollback();
         this.applyCounts.persist_failed += 1;
@@ -184,13 +222,38 @@ export class ConfigController {
     prepared.commit();
     this.generation = generation;
     this.etag = nextEtag;
+    this.owner = nextOwner;
     this.applyCounts.applied += 1;
     this.log.info('config.applied', {
       generation,
       opened: prepared.opened.length,
       closed: prepared.closed.length,
       changed: changes.map((c) => c.path),
+      ...(ownerChanged ? { owner: describeOwner(nextOwner) } : {}),
     });
     return { ...this.view(), applied: true, plan, changes };
   }
+
+  private async persistOwner(config: CanonicalConfig, owner: Owner | null): Promise<void> {
+    try {
+      await this.store.save({
+        generation: this.generation,
+        appliedAt: new Date().toISOString(),
+        config,
+        ...ownerField(owner),
+      });
+    } catch (error) {
+      this.applyCounts.persist_failed += 1;
+      throw new AdminError(
+        'persist_failed',
+        `cannot save the owner to ${this.store.path}: ${(error as Error).message}; nothing was changed`,
+      );
+    }
+    this.owner = owner;
+    this.log.info('config.owner_changed', { generation: this.generation, owner: describeOwner(owner) });
+  }
+}
+
+function ownerField(owner: Owner | null): { owner?: Owner } {
+  return owner === null ? {} : { owner };
 }

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CanonicalConfig } from '@pop3-iac/schema';
+import type { Owner } from './owner';
 
 export const PERSISTED_CONFIG_FILE = 'config.json';
 /** What save() writes before the rename: `.config.json.<12 hex>.tmp`. */
@@ -18,6 +19,8 @@ export interface PersistedConfig {
   generation: number;
   appliedAt: string;
   config: CanonicalConfig;
+  /** Who applied it (owner.ts); absent in files written before owners were recorded, and when nobody owns it. */
+  owner?: Owner;
 }
 
 export class ConfigStore {

@@ -9,6 +9,11 @@ export const ADMIN_ERRORS = {
   invalid_config: { status: 400, meaning: 'the configuration failed validation; `issues` has each field at fault' },
   bad_json: { status: 400, meaning: 'the request body is not JSON' },
   precondition_failed: { status: 412, meaning: 'If-Match named an ETag that is no longer current' },
+  owner_mismatch: {
+    status: 412,
+    meaning: 'Pop3d-If-Owner named a claim that does not own the configuration; `owner` has the current one',
+  },
+  bad_owner: { status: 400, meaning: 'the Pop3d-Owner or Pop3d-If-Owner header is malformed' },
   apply_failed: {
     status: 409,
     meaning: 'a listener could not be opened; everything was rolled back and the old configuration runs',

@@ -8,6 +8,8 @@ import type { Logger } from '../log';
 import { AdminError } from './errors';
 import type { ConfigController } from './config-controller';
 import { renderMetrics } from './metrics';
+import { INSTANCE_ID_HEADER } from './instance-id';
+import { IF_OWNER_HEADER, OWNER_HEADER, ownerChangeOf, ownerHeaderValue } from './owner';
 import type { StatusReport } from './status';
 
 /** Largest request body accepted, in bytes: a config with a PEM chain is a few KB. */
@@ -25,20 +27,33 @@ export interface AdminApiDeps {
   controller: ConfigController;
   status: () => StatusReport;
   log: Logger;
+  /** The daemon's identity (instance-id.ts), sent with the configuration as `Pop3d-Instance-Id`. */
+  instanceId: string;
 }
 
-export function createAdminApi({ controller, status, log }: AdminApiDeps): Server {
+export function createAdminApi({ controller, status, log, instanceId }: AdminApiDeps): Server {
   const routes: Record<string, Record<string, Handler>> = {
     '/v1/config': {
       GET: async () => {
         const view = controller.view();
+        // The body stays the canonical configuration alone; who owns it is a header (owner.ts).
         return {
           body: { ...view.config },
-          headers: { ETag: view.etag, 'X-Config-Generation': String(view.generation) },
+          headers: {
+            ETag: view.etag,
+            'X-Config-Generation': String(view.generation),
+            'Pop3d-Owner': ownerHeaderValue(view.owner),
+            [INSTANCE_ID_HEADER]: instanceId,
+          },
         };
       },
       PUT: async (request) => {
-        const outcome = await controller.apply(await readJson(request), header(request, 'if-match'));
+        // Read the owner headers before the body: a malformed one fails before anything is parsed.
+        const owner = {
+          change: ownerChangeOf(header(request, OWNER_HEADER)),
+          ifOwner: header(request, IF_OWNER_HEADER),
+        };
+        const outcome = await controller.apply(await readJson(request), header(request, 'if-match'), owner);
         return {
           body: {
             applied: outcome.applied,
@@ -47,8 +62,13 @@ export function createAdminApi({ controller, status, log }: AdminApiDeps): Serve
             plan: outcome.plan,
             changes: outcome.changes,
             config: outcome.config,
+            owner: outcome.owner,
           },
-          headers: { ETag: outcome.etag },
+          headers: {
+            ETag: outcome.etag,
+            'Pop3d-Owner': ownerHeaderValue(outcome.owner),
+            [INSTANCE_ID_HEADER]: instanceId,
+          },
         };
       },
     },

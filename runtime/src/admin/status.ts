@@ -1,6 +1,7 @@
 /** GET /v1/status: what runs, what it served, and which configuration is in force. */
 import type { Pop3Server, Counters } from '../server/pop3-server';
 import type { ConfigController } from './config-controller';
+import type { Owner } from './owner';
 
 export interface StatusReport {
   /** The daemon's identity, kept in the state directory (see instance-id.ts). */
@@ -10,6 +11,8 @@ export interface StatusReport {
   uptimeSeconds: number;
   generation: number;
   etag: string;
+  /** Who applied the running configuration (owner.ts), or null when nobody owns it. */
+  owner: Owner | null;
   listeners: Array<{
     address: string;
     port: number;
@@ -42,6 +45,7 @@ export function statusReport(
     uptimeSeconds: Math.round((Date.now() - server.startedAt) / 1000),
     generation: controller.currentGeneration,
     etag: controller.currentEtag,
+    owner: controller.currentOwner,
     listeners: server.listenerStatus().map(({ listener, counters }) => ({
       ...listener,
       state: 'listening' as const,

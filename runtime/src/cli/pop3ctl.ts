@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { listenerKey, type FieldChange, type ListenerPlan } from '@pop3-iac/schema';
+import { describeOwner, NO_OWNER, OWNER_HEADER, ownerChangeOf, type Owner } from '../admin/owner';
 import { addUser, hashPassword } from '../users';
 import { adminRequest, DaemonUnreachableError, type AdminResponse } from './admin-client';
 
@@ -27,7 +28,9 @@ const USAGE = `usage: pop3ctl [--socket <path>] [--json] <command>
   status              listeners, sessions, counters, version, uptime
   validate <file>     check a configuration and print the plan, without applying it
   diff <file>         the fields <file> would change (exit 1 when it differs)
-  apply <file>        print the plan, then apply it (only if nothing changed meanwhile)
+  apply <file>        print the plan, then apply it (only if nothing changed meanwhile);
+                      the configuration keeps its owner (a Pulumi resource, say) unless
+                      --take-over, which leaves it owned by nobody
   hash                read a password on stdin, print a {SHA512-CRYPT} hash for a passwd-file
   user add <passwd-file> <name>
                       read a password on stdin, add or replace the user's line
@@ -39,6 +42,7 @@ and rolled back, 6 daemon unreachable, 7 other error.`;
 interface Context {
   socket: string;
   json: boolean;
+  takeOver: boolean;
   out: (text: string) => void;
   err: (text: string) => void;
 }
@@ -55,6 +59,7 @@ export async function main(
         socket: { type: 'string' },
         json: { type: 'boolean' },
         'if-match': { type: 'string' },
+        'take-over': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -72,6 +77,7 @@ export async function main(
   const context: Context = {
     socket: values.socket ?? process.env.POP3D_ADMIN_SOCKET ?? '',
     json: values.json ?? false,
+    takeOver: values['take-over'] ?? false,
     ...io,
   };
 
@@ -159,6 +165,18 @@ function describePlan(plan: ListenerPlan, changes: FieldChange[]): string {
   return lines.length === 0 ? '  (no changes)\n' : `${lines.join('\n')}\n`;
 }
 
+/** The owner a GET /v1/config answer names in its Pop3d-Owner header. */
+function ownerOf(response: AdminResponse): Owner | null {
+  const value = response.headers[OWNER_HEADER];
+  if (typeof value !== 'string') return null;
+  const change = ownerChangeOf(value);
+  return change.kind === 'set' ? change.owner : null;
+}
+
+function describeOwnerWithClaim(owner: Owner | null): string {
+  return owner === null ? 'nobody' : `${describeOwner(owner)} (claim ${owner.claim})`;
+}
+
 interface DaemonCommand {
   takesFile: boolean;
   run(context: Context, file: string, ifMatch?: string): Promise<number>;
@@ -170,9 +188,13 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
     async run(context) {
       const response = await adminRequest(context.socket, 'GET', '/v1/config');
       if (response.status !== 200) return failure(context, 'get', response);
+      const owner = ownerOf(response);
       if (context.json)
-        context.out(`${JSON.stringify({ etag: response.headers.etag, config: response.body }, null, 2)}\n`);
-      else context.out(`# ETag: ${String(response.headers.etag)}\n${JSON.stringify(response.body, null, 2)}\n`);
+        context.out(`${JSON.stringify({ etag: response.headers.etag, owner, config: response.body }, null, 2)}\n`);
+      else
+        context.out(
+          `# ETag: ${String(response.headers.etag)}\n# Owner: ${describeOwnerWithClaim(owner)}\n${JSON.stringify(response.body, null, 2)}\n`,
+        );
       return EXIT.ok;
     },
   },
@@ -189,6 +211,7 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
         version: string;
         uptimeSeconds: number;
         generation: number;
+        owner?: Owner | null;
         listeners: Array<{
           address: string;
           port: number;
@@ -202,6 +225,7 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
       };
       const lines = [
         `pop3d ${status.version}, up ${status.uptimeSeconds}s, configuration generation ${status.generation}`,
+        `owner: ${describeOwnerWithClaim(status.owner ?? null)}`,
         `sessions: ${status.sessions.connections} open (${status.sessions.transaction} logged in)`,
         'listeners:',
         ...status.listeners.map(
@@ -252,8 +276,19 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
       if (planned.status !== 200) return failure(context, 'apply', planned);
       const plan = planned.body as { plan: ListenerPlan; changes: FieldChange[] };
       if (!context.json) context.out(`plan:\n${describePlan(plan.plan, plan.changes)}`);
-      const applied = await adminRequest(context.socket, 'PUT', '/v1/config', config, { 'If-Match': etag });
+      // A hand apply is drift from whoever owns the configuration: it keeps their claim unless told otherwise.
+      const owner = ownerOf(current);
+      const headers: Record<string, string> = { 'If-Match': etag };
+      if (context.takeOver) headers[OWNER_HEADER] = NO_OWNER;
+      const applied = await adminRequest(context.socket, 'PUT', '/v1/config', config, headers);
       if (applied.status !== 200) return failure(context, 'apply', applied);
+      if (owner !== null && !context.json)
+        context.err(
+          context.takeOver
+            ? `pop3ctl apply: took the configuration over from ${describeOwner(owner)}; nobody owns it now\n`
+            : `pop3ctl apply: the configuration stays owned by ${describeOwner(owner)}: this is drift that its next ` +
+                'update puts back (--take-over to leave it owned by nobody)\n',
+        );
       const outcome = applied.body as { applied: boolean; generation: number; etag: string };
       context.out(
         context.json

@@ -12,6 +12,7 @@ import { ConfigController } from '../admin/config-controller';
 import { ConfigStore } from '../admin/config-store';
 import { loadOrCreateInstanceId } from '../admin/instance-id';
 import { createAdminApi } from '../admin/http-api';
+import { parseOwner, type Owner } from '../admin/owner';
 import { statusReport } from '../admin/status';
 import { listenOnUnixSocket } from '../admin/unix-socket';
 import { demoInstructions, demoPaths, ensureDemo } from '../demo/demo-setup';
@@ -101,8 +102,8 @@ async function initialConfig(
   options: Options,
   store: ConfigStore,
   log: Logger,
-): Promise<{ config: CanonicalConfig; generation: number; persisted: boolean }> {
-  const persisted = (await store.load()) as { generation?: number; config?: unknown } | undefined;
+): Promise<{ config: CanonicalConfig; generation: number; persisted: boolean; owner: Owner | null }> {
+  const persisted = (await store.load()) as { generation?: number; config?: unknown; owner?: unknown } | undefined;
   if (persisted !== undefined) {
     const result = parseConfig(persisted.config);
     if (!result.ok)
@@ -110,7 +111,8 @@ async function initialConfig(
         `${store.path} holds an invalid configuration:\n${formatIssues(result.issues)}\nmove it aside to start from --config`,
       );
     log.info('config.persisted_wins', { path: store.path, generation: persisted.generation, ignored: options.config });
-    return { config: result.config, generation: persisted.generation ?? 1, persisted: true };
+    const owner = persisted.owner === undefined ? null : parseOwner(persisted.owner, `${store.path}: owner`);
+    return { config: result.config, generation: persisted.generation ?? 1, persisted: true, owner };
   }
   if (options.config === undefined)
     throw new UsageError(
@@ -133,7 +135,7 @@ async function initialConfig(
   const result = parseConfig(json);
   if (!result.ok) throw new Error(`--config ${options.config} is invalid:\n${formatIssues(result.issues)}`);
   log.info('config.seeded', { path: options.config });
-  return { config: result.config, generation: 1, persisted: false };
+  return { config: result.config, generation: 1, persisted: false, owner: null };
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
@@ -172,7 +174,7 @@ async function run(options: Options, log: Logger): Promise<void> {
   await users.current();
   const store = new ConfigStore(options.stateDir);
   const instanceId = await loadOrCreateInstanceId(options.stateDir);
-  const { config, generation, persisted } = await initialConfig(options, store, log);
+  const { config, generation, persisted, owner } = await initialConfig(options, store, log);
 
   const server = new Pop3Server({
     log,
@@ -186,7 +188,7 @@ async function run(options: Options, log: Logger): Promise<void> {
   });
   const controller = new ConfigController(server, store, log);
   try {
-    await controller.start(config, generation, !persisted);
+    await controller.start(config, generation, !persisted, owner);
   } catch (error) {
     const body = (error as { toBody?: () => { issues?: Array<{ path: string; message: string }> } }).toBody?.();
     const detail = body?.issues ? `\n${formatIssues(body.issues as never)}` : '';
@@ -196,6 +198,7 @@ async function run(options: Options, log: Logger): Promise<void> {
   const admin = createAdminApi({
     controller,
     status: () => statusReport(server, controller, VERSION, instanceId),
+    instanceId,
     log,
   });
   await listenOnUnixSocket(admin, options.adminSocket);

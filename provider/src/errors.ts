@@ -1,0 +1,26 @@
+/** The provider's failures: one class, a stable `code` per failure, a message an operator can act on. */
+export type Pop3ProviderErrorCode =
+  | 'invalid_config'
+  | 'apply_failed'
+  | 'changed_underneath'
+  | 'precondition_failed'
+  | 'daemon_error'
+  | 'bad_state'
+  /** The daemon cannot be reached: delete and preview fail rather than guess. */
+  | 'daemon_unreachable'
+  /** Another resource owns the daemon's configuration. */
+  | 'owned_elsewhere'
+  /** `adopt: false` and the daemon runs a configuration nobody owns that the program would change. */
+  | 'adoption_refused'
+  /** The daemon at the path is not the one this resource configured. */
+  | 'another_daemon';
+
+export class Pop3ProviderError extends Error {
+  constructor(
+    readonly code: Pop3ProviderErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'Pop3ProviderError';
+  }
+}
