@@ -4,7 +4,11 @@
  */
 
 export type MailStoreErrorCode =
-  'MAILBOX_IN_USE' | 'MAILBOX_UNAVAILABLE' | 'MAILBOX_INVALID_USER' | 'MESSAGE_UNAVAILABLE';
+  | 'MAILBOX_IN_USE'
+  | 'MAILBOX_UNAVAILABLE'
+  | 'MAILBOX_INVALID_USER'
+  | 'MAILBOX_INVALID_PATH'
+  | 'MESSAGE_UNAVAILABLE';
 
 /** The POP3 response code (RFC 2449 section 8, RFC 3206) for a failure. */
 export type RespCode = 'IN-USE' | 'SYS/TEMP' | 'SYS/PERM';
@@ -41,6 +45,16 @@ export class InvalidMailboxUserError extends MailStoreError {
   constructor(user: string) {
     super(`user name ${JSON.stringify(user)} cannot name a mailbox`);
     this.name = 'InvalidMailboxUserError';
+  }
+}
+
+/** The Maildir a user database named is absolute or leaves the root (`..`): the operator must fix the row. */
+export class InvalidMaildirPathError extends MailStoreError {
+  readonly code = 'MAILBOX_INVALID_PATH';
+  readonly respCode = 'SYS/PERM';
+  constructor(maildir: string) {
+    super(`the Maildir ${JSON.stringify(maildir)} is not a relative path below the Maildir root`);
+    this.name = 'InvalidMaildirPathError';
   }
 }
 
