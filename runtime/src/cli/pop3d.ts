@@ -20,14 +20,20 @@ import { createLogger, type Logger } from '../log';
 import { BatchedLogStream } from '../log-batch';
 import { MaildirStore } from '../maildir';
 import { Pop3Server } from '../server/pop3-server';
-import { LoginThrottle, PasswdFileDatabase } from '../users';
+import {
+  LoginThrottle,
+  PasswdFileDatabase,
+  PostgresUserDatabase,
+  type UserDatabase,
+  loadUserDbConfig,
+} from '../users';
 import { VERSION } from '../version';
 
 /** How long SIGTERM waits for sessions to QUIT on their own before ending them, in seconds. */
 const DEFAULT_DRAIN_SECONDS = 10;
 
-const USAGE = `usage: pop3d --config <file.json> --users <passwd-file> --maildir-root <dir> --state-dir <dir>
-             [--admin-socket <path>] [--drain-seconds <n>] [--hostname <name>]
+const USAGE = `usage: pop3d --config <file.json> (--users <passwd-file> | --userdb <file.json>) --maildir-root <dir>
+             --state-dir <dir> [--admin-socket <path>] [--drain-seconds <n>] [--hostname <name>]
        pop3d --demo        run on the embedded demo configuration (loopback, ports ${1110}/${1995})
        pop3d --version
 
@@ -39,7 +45,8 @@ class UsageError extends Error {}
 
 interface Options {
   config?: string;
-  users: string;
+  /** --users (a passwd-file) or --userdb (a database), exactly one. */
+  users: { passwd: string } | { userdb: string };
   maildirRoot: string;
   stateDir: string;
   adminSocket: string;
@@ -54,6 +61,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
     options: {
       config: { type: 'string' },
       users: { type: 'string' },
+      userdb: { type: 'string' },
       'maildir-root': { type: 'string' },
       'state-dir': { type: 'string' },
       'admin-socket': { type: 'string' },
@@ -73,7 +81,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
     const demo = await ensureDemo();
     return {
       config: demo.config,
-      users: demo.users,
+      users: { passwd: demo.users },
       maildirRoot: demo.maildirRoot,
       stateDir: demo.stateDir,
       adminSocket: values['admin-socket'] ?? demo.adminSocket,
@@ -82,12 +90,17 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
       demo: true,
     };
   }
-  const missing = (['users', 'maildir-root', 'state-dir'] as const).filter((name) => values[name] === undefined);
-  if (missing.length > 0) throw new UsageError(`missing ${missing.map((m) => `--${m}`).join(', ')}`);
+  if (values.users !== undefined && values.userdb !== undefined)
+    throw new UsageError('--users and --userdb exclude each other: give one source of users');
+  const missing = [
+    ...(values.users === undefined && values.userdb === undefined ? ['--users (or --userdb)'] : []),
+    ...(['maildir-root', 'state-dir'] as const).filter((name) => values[name] === undefined).map((n) => `--${n}`),
+  ];
+  if (missing.length > 0) throw new UsageError(`missing ${missing.join(', ')}`);
   const stateDir = resolve(values['state-dir']!);
   return {
     config: values.config === undefined ? undefined : resolve(values.config),
-    users: resolve(values.users!),
+    users: values.userdb !== undefined ? { userdb: resolve(values.userdb) } : { passwd: resolve(values.users!) },
     maildirRoot: resolve(values['maildir-root']!),
     stateDir,
     adminSocket: resolve(values['admin-socket'] ?? join(stateDir, 'admin.sock')),
@@ -168,10 +181,25 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
 }
 
+/** The user database: a passwd-file read once now (so a missing one stops the start), or the SQL userdb. */
+async function openUsers(options: Options, log: Logger): Promise<UserDatabase> {
+  if ('passwd' in options.users) {
+    const passwd = new PasswdFileDatabase(options.users.passwd, log);
+    await passwd.current();
+    return passwd;
+  }
+  const file = options.users.userdb;
+  const sql = new PostgresUserDatabase(await loadUserDbConfig(file), log);
+  // A database down at start is not fatal: logins get [SYS/TEMP] until it answers.
+  await sql.ping().then(
+    () => log.info('userdb.ready', { file }),
+    () => log.warn('userdb.not_ready', { file }),
+  );
+  return sql;
+}
+
 async function run(options: Options, log: Logger): Promise<void> {
-  const users = new PasswdFileDatabase(options.users, log);
-  // Read once now so a missing or unreadable users file stops the start, not the first login.
-  await users.current();
+  const users = await openUsers(options, log);
   const store = new ConfigStore(options.stateDir);
   const instanceId = await loadOrCreateInstanceId(options.stateDir);
   const { config, generation, persisted, owner } = await initialConfig(options, store, log);

@@ -4,7 +4,12 @@
  */
 
 export type MailStoreErrorCode =
-  'MAILBOX_IN_USE' | 'MAILBOX_UNAVAILABLE' | 'MAILBOX_INVALID_USER' | 'MAILBOX_REFUSED' | 'MESSAGE_UNAVAILABLE';
+  | 'MAILBOX_IN_USE'
+  | 'MAILBOX_UNAVAILABLE'
+  | 'MAILBOX_INVALID_USER'
+  | 'MAILBOX_INVALID_PATH'
+  | 'MAILBOX_REFUSED'
+  | 'MESSAGE_UNAVAILABLE';
 
 /** The POP3 response code (RFC 2449 section 8, RFC 3206) for a failure. */
 export type RespCode = 'IN-USE' | 'SYS/TEMP' | 'SYS/PERM';
@@ -55,6 +60,16 @@ export class MailboxRefusedError extends MailStoreError {
   constructor(user: string, reason: string) {
     super(`the Maildir of ${JSON.stringify(user)} is refused: ${reason}`);
     this.name = 'MailboxRefusedError';
+  }
+}
+
+/** The Maildir a user database named is absolute or leaves the root (`..`): the operator must fix the row. */
+export class InvalidMaildirPathError extends MailStoreError {
+  readonly code = 'MAILBOX_INVALID_PATH';
+  readonly respCode = 'SYS/PERM';
+  constructor(maildir: string) {
+    super(`the Maildir ${JSON.stringify(maildir)} is not a relative path below the Maildir root`);
+    this.name = 'InvalidMaildirPathError';
   }
 }
 

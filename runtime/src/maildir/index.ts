@@ -11,7 +11,9 @@ export {
   uniqueName,
   uidlFor,
   measureMessageFile,
+  maildirBelowRoot,
 } from './store.js';
+export { LOCK_FILE, LOCK_REFRESH_MS, LOCK_STALE_MS } from './mailbox-lock.js';
 export {
   type MailStoreErrorCode,
   type RespCode,
@@ -20,6 +22,7 @@ export {
   MailboxUnavailableError,
   InvalidMailboxUserError,
   MailboxRefusedError,
+  InvalidMaildirPathError,
   MessageUnavailableError,
 } from './errors.js';
 export { Normaliser, type NormaliserOptions } from './normalise.js';

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { type Logger, nullLogger } from '../log.js';
 import {
   InvalidMailboxUserError,
+  InvalidMaildirPathError,
   MailboxInUseError,
   MailboxRefusedError,
   MailboxUnavailableError,
@@ -20,6 +21,7 @@ import {
   MessageUnavailableError,
 } from './errors.js';
 import { FAILED, FsBatch, GONE, REFUSED } from './fs-batch.js';
+import { type HeldMailboxLock, acquireMailboxLock } from './mailbox-lock.js';
 import { isRefusedEntry, openMessage, openMessageSync } from './open-message.js';
 import { Normaliser } from './normalise.js';
 
@@ -65,11 +67,13 @@ export interface Mailbox {
 
 export interface MailStore {
   /**
-   * Locks and scans the mailbox of `user`. Rejects with MailboxInUseError
-   * (`[IN-USE]`), InvalidMailboxUserError (`[SYS/PERM]`) or
-   * MailboxUnavailableError (`[SYS/TEMP]`).
+   * Locks and scans the mailbox of `user`: `<root>/<user>/Maildir`, or
+   * `<root>/<maildir>` when the user database names the Maildir. Rejects
+   * with MailboxInUseError (`[IN-USE]`), InvalidMailboxUserError or
+   * InvalidMaildirPathError (`[SYS/PERM]`) or MailboxUnavailableError
+   * (`[SYS/TEMP]`).
    */
-  open(user: string): Promise<Mailbox>;
+  open(user: string, maildir?: string): Promise<Mailbox>;
 }
 
 /** The output closed while a message was being written. */
@@ -104,6 +108,10 @@ const UIDL_RE = /^[\x21-\x7e]{1,70}$/;
 
 /** Mailboxes open in this process (Maildir paths as resolved at login: see MaildirStore.resolve): one session each. */
 const openMailboxes = new Set<string>();
+/** The lock files (mailbox-lock.ts) of those mailboxes: one session across processes and hosts. */
+const heldLocks = new Map<string, HeldMailboxLock>();
+/** Longest Maildir path a user database may name, in octets. */
+const MAX_MAILDIR_PATH = 1024;
 
 /**
  * Whether `user` can name a directory under the Maildir root: 1-255 octets,
@@ -292,15 +300,16 @@ export class MaildirStore implements MailStore {
    * hold a "/", so paths below it are built by concatenation: path.join
    * normalises again each time, 20 ms for a first login to 10,000 messages.
    */
-  mailboxPath(user: string): string {
+  mailboxPath(user: string, maildir?: string): string {
+    if (maildir !== undefined) return maildirBelowRoot(this.root, maildir);
     if (!isValidMailboxUser(user)) throw new InvalidMailboxUserError(user);
     return path.join(this.root, user, 'Maildir');
   }
 
-  async open(user: string): Promise<Mailbox> {
+  async open(user: string, maildir?: string): Promise<Mailbox> {
     let dir: string;
     try {
-      dir = await this.resolve(user, this.mailboxPath(user));
+      dir = await this.resolve(user, this.mailboxPath(user, maildir));
     } catch (err) {
       throw this.openFailed(user, err);
     }
@@ -308,8 +317,11 @@ export class MaildirStore implements MailStore {
     if (openMailboxes.has(dir)) throw new MailboxInUseError(user);
     openMailboxes.add(dir);
     try {
+      await this.lockFile(user, dir);
       return await this.scan(user, dir);
     } catch (err) {
+      heldLocks.get(dir)?.release();
+      heldLocks.delete(dir);
       openMailboxes.delete(dir);
       throw this.openFailed(user, err);
     }
@@ -322,12 +334,27 @@ export class MaildirStore implements MailStore {
     return new MailboxUnavailableError(`cannot open the mailbox of ${JSON.stringify(user)}`, { cause: err });
   }
 
+  /** Takes the mailbox's lock file (creating a missing Maildir first); MailboxInUseError when held elsewhere. */
+  private async lockFile(user: string, dir: string): Promise<void> {
+    let lock: HeldMailboxLock | undefined;
+    try {
+      lock = acquireMailboxLock(dir, this.log);
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+      await this.create(dir);
+      lock = acquireMailboxLock(dir, this.log);
+    }
+    if (lock === undefined) throw new MailboxInUseError(user);
+    heldLocks.set(dir, lock);
+  }
+
   /**
-   * The Maildir `expected` (`<root>/<user>/Maildir`), resolved once per
-   * login, created on a first login. It must resolve to itself under the
-   * resolved root: a symlinked `<user>` or `Maildir` (to another user's
-   * Maildir, say) is refused, never followed. new/ and cur/ are checked in
-   * stamp(). The result is what the lock is keyed on and every path is built from.
+   * The Maildir `expected` (`<root>/<user>/Maildir`, or the one the user
+   * database names below the root), resolved once per login, created on a
+   * first login. It must resolve to itself under the resolved root: a
+   * symlinked `<user>` or `Maildir` (to another user's Maildir, say) is
+   * refused, never followed. new/ and cur/ are checked in stamp(). The result
+   * is what the locks are keyed on and every path is built from.
    */
   private async resolve(user: string, expected: string): Promise<string> {
     this.realRoot ??= await fsp.realpath(this.root).catch(() => undefined);
@@ -336,7 +363,7 @@ export class MaildirStore implements MailStore {
       real = await fsp.realpath(expected);
     } catch (err) {
       if (errno(err) !== 'ENOENT') throw err;
-      await this.create(user, expected);
+      await this.create(expected);
       this.realRoot ??= await fsp.realpath(this.root);
       real = await fsp.realpath(expected);
     }
@@ -359,7 +386,7 @@ export class MaildirStore implements MailStore {
     const curDir = path.join(dir, 'cur');
     let stamp = this.stamp(user, newDir, curDir);
     if (stamp === undefined) {
-      await this.create(user, dir);
+      await this.create(dir);
       stamp = this.stamp(user, newDir, curDir);
       if (stamp === undefined) throw new MailboxUnavailableError(`the Maildir ${dir} cannot be created`);
     }
@@ -456,15 +483,18 @@ export class MaildirStore implements MailStore {
     return { key: `${n.mtimeNs}:${c.mtimeNs}:${n.ino}:${c.ino}`, dirty };
   }
 
-  /** Creates the user's Maildir (first login of a user who never got mail). */
-  private async create(user: string, dir: string): Promise<void> {
+  /** Creates the user's Maildir and the folders above it under the root (first login of a user who never got mail). */
+  private async create(dir: string): Promise<void> {
     try {
       await fsp.stat(this.root);
     } catch (err) {
       throw new MailboxUnavailableError(`the Maildir root ${this.root} is not accessible`, { cause: err });
     }
-    await mkdirIfMissing(path.join(this.root, user));
-    await mkdirIfMissing(dir);
+    let at = this.root;
+    for (const segment of path.relative(this.root, dir).split(path.sep)) {
+      at = path.join(at, segment);
+      await mkdirIfMissing(at);
+    }
     for (const sub of ['cur', 'new', 'tmp']) await mkdirIfMissing(path.join(dir, sub));
   }
 
@@ -626,6 +656,23 @@ export class MaildirStore implements MailStore {
   }
 }
 
+/**
+ * `<root>/<maildir>` for a Maildir named by the user database (PostfixAdmin's
+ * `example.org/user/`): relative, no `.` or `..` segment, no control
+ * character, so it can never name a directory outside the root (symlinks
+ * inside the root are the Maildir code's concern). Throws
+ * InvalidMaildirPathError.
+ */
+export function maildirBelowRoot(root: string, maildir: string): string {
+  // eslint-disable-next-line no-control-regex
+  const bad =
+    maildir === '' || Buffer.byteLength(maildir) > MAX_MAILDIR_PATH || /[\u0000-\u001f\u007f\\]/.test(maildir);
+  const segments = maildir.split('/').filter((s) => s !== '');
+  if (bad || maildir.startsWith('/') || segments.length === 0 || segments.some((s) => s === '.' || s === '..'))
+    throw new InvalidMaildirPathError(maildir);
+  return path.join(root, ...segments);
+}
+
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -760,6 +807,8 @@ class MaildirMailbox implements Mailbox {
   release(): void {
     if (this.released) return;
     this.released = true;
+    heldLocks.get(this.dir)?.release();
+    heldLocks.delete(this.dir);
     openMailboxes.delete(this.dir);
   }
 }

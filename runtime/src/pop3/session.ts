@@ -556,7 +556,8 @@ export class Pop3Session extends EventEmitter {
         this.bad('-ERR Invalid characters in command');
         return;
       }
-      args = rest.length === 0 ? [] : [rest.toString('utf8')];
+      // latin1 keeps every octet as one character: PASS turns it back into the bytes sent (cmdPass).
+      args = rest.length === 0 ? [] : [rest.toString('latin1')];
     } else {
       if (!isPrintableAscii(rest, 0x20)) {
         this.bad('-ERR Invalid characters in command');
@@ -652,7 +653,8 @@ export class Pop3Session extends EventEmitter {
       this.send(PLAINTEXT_REFUSED);
       return;
     }
-    return this.login(user, password, 'USER');
+    // The password as the bytes the client sent: no UTF-8 decoding that would map different bytes to one U+FFFD.
+    return this.login(user, Buffer.from(password, 'latin1'), 'USER');
   }
 
   private cmdAuth(args: readonly string[]): void | Promise<void> {
@@ -715,11 +717,11 @@ export class Pop3Session extends EventEmitter {
       this.send('-ERR [AUTH] Authorization identity not permitted');
       return;
     }
-    return this.login(decoded.authcid, decoded.password, 'PLAIN');
+    return this.login(decoded.authcid, Buffer.from(decoded.password, 'utf8'), 'PLAIN');
   }
 
   /** Checks credentials, delays a failure, then locks and opens the mailbox. */
-  private async login(user: string, password: string, mechanism: 'USER' | 'PLAIN'): Promise<void> {
+  private async login(user: string, password: Buffer, mechanism: 'USER' | 'PLAIN'): Promise<void> {
     let result;
     try {
       result = await this.env.users.verify(user, password);
@@ -739,7 +741,7 @@ export class Pop3Session extends EventEmitter {
 
     let mailbox: Mailbox;
     try {
-      mailbox = await this.env.mailstore.open(user);
+      mailbox = await this.env.mailstore.open(user, result.maildir);
     } catch (err) {
       if (this.gone) return;
       // RFC 1939 section 4: "After returning a negative status indicator, the

@@ -1,23 +1,22 @@
 /**
- * Runs SHA-crypt (5000 rounds cost ~10 ms of CPU in node:crypto) on worker
- * threads, as Dovecot runs password checks in its auth worker processes: the
+ * Runs the expensive password checks (SHA-crypt: 5000 rounds cost ~10 ms of
+ * CPU; bcrypt cost 5: ~50 ms; Argon2id m=64 MiB, t=3: ~1.3 s in hash-wasm) on
+ * worker threads, as Dovecot runs them in its auth worker processes: the
  * event loop that streams messages to other sessions never waits for a hash.
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { type CryptJob, runCryptJob } from './crypt-jobs.js';
 import type { CryptReply, CryptRequest } from './crypt-worker.js';
-import { shaCrypt } from './sha-crypt.js';
 
-/** Computes `shaCrypt(password, setting)`, somewhere. */
+/** Runs a password check (crypt-jobs.ts), somewhere. */
 export interface CryptRunner {
-  crypt(password: Buffer, setting: string): Promise<string>;
+  run(job: CryptJob, password: Buffer): Promise<boolean>;
 }
 
 /** Runs on the calling thread (tools, tests, or where workers cannot start). */
-export const inlineCrypt: CryptRunner = {
-  crypt: (password, setting) => Promise.resolve(shaCrypt(password, setting)),
-};
+export const inlineCrypt: CryptRunner = { run: runCryptJob };
 
 /** Worker threads used by default: one per core but one, at least 1, at most 4. */
 export function defaultCryptWorkers(): number {
@@ -34,7 +33,7 @@ export class CryptWorkerError extends Error {
 }
 
 interface Pending {
-  resolve(hash: string): void;
+  resolve(match: boolean): void;
   reject(err: Error): void;
 }
 
@@ -53,14 +52,14 @@ export class CryptPool implements CryptRunner {
   /** @param size worker threads, started on first use (see defaultCryptWorkers). */
   constructor(private readonly size = defaultCryptWorkers()) {}
 
-  crypt(password: Buffer, setting: string): Promise<string> {
+  run(job: CryptJob, password: Buffer): Promise<boolean> {
     if (this.closed) return Promise.reject(new CryptWorkerError('the crypt pool is closed'));
     const slot = this.pick();
     const id = this.nextId++;
-    return new Promise<string>((resolve, reject) => {
+    return new Promise<boolean>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
       // A copy goes to the worker, which wipes it after use.
-      const request: CryptRequest = { id, password: new Uint8Array(password), setting };
+      const request: CryptRequest = { id, password: new Uint8Array(password), job };
       slot.worker.postMessage(request);
       slot.worker.ref();
     });
@@ -97,7 +96,7 @@ export class CryptPool implements CryptRunner {
       slot.pending.delete(reply.id);
       // Idle workers must not keep the process alive.
       if (slot.pending.size === 0) worker.unref();
-      if ('hash' in reply) p.resolve(reply.hash);
+      if ('match' in reply) p.resolve(reply.match);
       else p.reject(new CryptWorkerError(reply.error));
     });
     worker.on('error', (err) => failAll(`crypt worker failed: ${err.message}`));

@@ -2,14 +2,16 @@ export {
   type UserDatabase,
   type VerifyResult,
   type VerifyFailure,
-  type WritableScheme,
-  type Credential,
-  PasswdFileDatabase,
   UserDatabaseUnavailableError,
+  checkLogin,
+} from './user-database.js';
+export { type Credential, parseCredential, MAX_PASSWORD_BYTES } from './credentials.js';
+export {
+  type WritableScheme,
+  PasswdFileDatabase,
   InvalidCredentialError,
   UnsupportedSchemeError,
   parsePasswdFile,
-  parseCredential,
   hashPassword,
   addUser,
   isValidPasswdUserName,
@@ -31,3 +33,7 @@ export {
   sharedCryptPool,
   defaultCryptWorkers,
 } from './crypt-pool.js';
+export { type CryptJob, type CryptJobKind, runCryptJob } from './crypt-jobs.js';
+export { UnknownUserCost } from './unknown-user.js';
+export { PostgresUserDatabase, CONNECT_TIMEOUT_MS, STATEMENT_TIMEOUT_MS } from './sql-userdb.js';
+export { type UserDbConfig, UserDbConfigError, loadUserDbConfig } from './userdb-file.js';

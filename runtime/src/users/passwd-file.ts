@@ -5,43 +5,22 @@
  *
  * `#` starts a comment line; blank lines are ignored; only the first two
  * fields are used. When a user appears twice the first line wins (as in
- * Dovecot, which logs "exists more than once"). Schemes (case-insensitive):
- * PLAIN/CLEARTEXT, SHA512-CRYPT, SHA256-CRYPT, CRYPT (only its `$5$`/`$6$`
- * forms), SSHA512, SSHA256, SHA512, SHA256 (the SHA ones base64, or hex with a
- * `.HEX` suffix, as Dovecot writes `{SSHA512.HEX}`). A hash without `{SCHEME}`
- * is accepted when it is a `$5$`/`$6$` crypt string. A line whose hash cannot
- * be used (unknown scheme, empty) makes that user unable to log in; it is
- * logged, by line number, never by content.
+ * Dovecot, which logs "exists more than once"). Schemes: credentials.ts. A
+ * hash without `{SCHEME}` is taken as a crypt string. The file is read as
+ * bytes: a user name is UTF-8, a `{PLAIN}` password is compared with what the
+ * client sent byte for byte. A line whose hash cannot be used (unknown
+ * scheme, empty) makes that user unable to log in; it is logged, by line
+ * number, never by content.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import { type Logger, nullLogger } from '../log.js';
-import { type CryptRunner, inlineCrypt, sharedCryptPool } from './crypt-pool.js';
-import { parseShaCryptSetting, randomCryptSalt, shaCrypt } from './sha-crypt.js';
-
-/** Why a verification failed: for the log, never for the client (it always sees `[AUTH]`). */
-export type VerifyFailure = 'unknown-user' | 'bad-password' | 'unusable-hash';
-export type VerifyResult = { ok: true; user: string } | { ok: false; reason: VerifyFailure };
-
-/** What the POP3 session needs from a user database. */
-export interface UserDatabase {
-  /**
-   * Checks `password` for `user` in constant time with respect to the
-   * password, and in the same time whether or not the user exists.
-   * Rejects with UserDatabaseUnavailableError when no user list can be read.
-   */
-  verify(user: string, password: string): Promise<VerifyResult>;
-}
-
-/** The user list could not be read and no earlier copy is at hand (the client gets `[SYS/TEMP]`). */
-export class UserDatabaseUnavailableError extends Error {
-  readonly code = 'USERDB_UNAVAILABLE';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'UserDatabaseUnavailableError';
-  }
-}
+import { type CryptRunner, sharedCryptPool } from './crypt-pool.js';
+import { type Credential, parseCredential } from './credentials.js';
+import { randomCryptSalt, shaCrypt } from './sha-crypt.js';
+import { UnknownUserCost } from './unknown-user.js';
+import { UserDatabaseUnavailableError, type UserDatabase, type VerifyResult, checkLogin } from './user-database.js';
 
 /** A user name or password that cannot be written to a passwd-file. */
 export class InvalidCredentialError extends Error {
@@ -61,129 +40,9 @@ export class UnsupportedSchemeError extends Error {
   }
 }
 
-/** One stored credential, able to check a candidate password. */
-export interface Credential {
-  /** The scheme, upper-case without encoding suffix, for the dummy built from it. */
-  readonly scheme: string;
-  /** Whether `password` matches; SHA-crypt work goes to `runner`. */
-  check(password: Buffer, runner?: CryptRunner): Promise<boolean>;
-  /** A credential of the same scheme and cost over a random secret: what unknown users are checked against. */
-  dummy(): Credential;
-}
-
-/** Compares two byte strings in constant time whatever their lengths. */
-function constantTimeEqual(a: Buffer, b: Buffer): boolean {
-  const da = createHash('sha256').update(a).digest();
-  const db = createHash('sha256').update(b).digest();
-  return timingSafeEqual(da, db) && a.length === b.length;
-}
-
-class PlainCredential implements Credential {
-  readonly scheme = 'PLAIN';
-  constructor(private readonly secret: Buffer) {}
-  check(password: Buffer): Promise<boolean> {
-    return Promise.resolve(constantTimeEqual(password, this.secret));
-  }
-  dummy(): Credential {
-    return new PlainCredential(randomBytes(this.secret.length || 16));
-  }
-}
-
-class CryptCredential implements Credential {
-  readonly scheme: string;
-  constructor(private readonly hash: string) {
-    this.scheme = hash.startsWith('$5$') ? 'SHA256-CRYPT' : 'SHA512-CRYPT';
-  }
-  async check(password: Buffer, runner: CryptRunner = inlineCrypt): Promise<boolean> {
-    const computed = await runner.crypt(password, this.hash);
-    return constantTimeEqual(Buffer.from(computed), Buffer.from(this.hash));
-  }
-  dummy(): Credential {
-    const p = parseShaCryptSetting(this.hash)!;
-    const prefix = p.algorithm === 'sha256' ? '$5$' : '$6$';
-    const setting = prefix + (p.roundsCustom ? `rounds=${p.rounds}$` : '') + randomCryptSalt();
-    return new CryptCredential(shaCrypt(randomBytes(16), setting));
-  }
-}
-
-/** SHA256/SHA512 (salt empty) and SSHA256/SSHA512: digest(password || salt) || salt. */
-class ShaCredential implements Credential {
-  constructor(
-    readonly scheme: string,
-    private readonly alg: 'sha256' | 'sha512',
-    private readonly digest: Buffer,
-    private readonly salt: Buffer,
-  ) {}
-  check(password: Buffer): Promise<boolean> {
-    const d = createHash(this.alg).update(password).update(this.salt).digest();
-    return Promise.resolve(constantTimeEqual(d, this.digest));
-  }
-  dummy(): Credential {
-    const salt = randomBytes(this.salt.length);
-    const d = createHash(this.alg).update(randomBytes(16)).update(salt).digest();
-    return new ShaCredential(this.scheme, this.alg, d, salt);
-  }
-}
-
-/** Used when the file holds no usable entry: the cost of the default scheme. */
-function defaultDummy(): Credential {
-  return new CryptCredential(shaCrypt(randomBytes(16), '$6$' + randomCryptSalt()));
-}
-
-const SHA_SCHEMES: Readonly<Record<string, { alg: 'sha256' | 'sha512'; salted: boolean }>> = {
-  SHA256: { alg: 'sha256', salted: false },
-  SHA512: { alg: 'sha512', salted: false },
-  SSHA256: { alg: 'sha256', salted: true },
-  SSHA512: { alg: 'sha512', salted: true },
-};
-
-/** Turns a passwd-file password field into a credential, or undefined when it cannot be used. */
-export function parseCredential(field: string): Credential | undefined {
-  let scheme: string;
-  let value: string;
-  const m = /^\{([A-Za-z0-9.-]+)\}/.exec(field);
-  if (m) {
-    scheme = m[1]!.toUpperCase();
-    value = field.slice(m[0].length);
-  } else {
-    // Dovecot's default scheme for passwd-file is CRYPT; of it we know $5$ and $6$.
-    scheme = 'CRYPT';
-    value = field;
-  }
-  let encoding: 'base64' | 'hex' = 'base64';
-  if (scheme.endsWith('.HEX')) {
-    encoding = 'hex';
-    scheme = scheme.slice(0, -4);
-  } else if (scheme.endsWith('.B64') || scheme.endsWith('.BASE64')) {
-    scheme = scheme.slice(0, scheme.lastIndexOf('.'));
-  }
-  if (value === '') return undefined;
-  switch (scheme) {
-    case 'PLAIN':
-    case 'CLEARTEXT':
-      return new PlainCredential(Buffer.from(value, 'utf8'));
-    case 'SHA512-CRYPT':
-    case 'SHA256-CRYPT':
-    case 'CRYPT': {
-      const want = scheme === 'SHA256-CRYPT' ? '$5$' : scheme === 'SHA512-CRYPT' ? '$6$' : undefined;
-      if (want !== undefined && !value.startsWith(want)) return undefined;
-      if (parseShaCryptSetting(value) === undefined || !/\$[./0-9A-Za-z]{43,86}$/.test(value)) return undefined;
-      return new CryptCredential(value);
-    }
-    default: {
-      const sha = SHA_SCHEMES[scheme];
-      if (sha === undefined) return undefined;
-      const bytes = encoding === 'hex' ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
-      const len = sha.alg === 'sha256' ? 32 : 64;
-      if (sha.salted ? bytes.length <= len : bytes.length !== len) return undefined;
-      return new ShaCredential(scheme, sha.alg, bytes.subarray(0, len), bytes.subarray(len));
-    }
-  }
-}
-
 interface Snapshot {
   users: Map<string, Credential | null>;
-  dummy: Credential;
+  unknown: UnknownUserCost;
   /** stat fields that tell a changed file. */
   stamp: string;
 }
@@ -192,37 +51,50 @@ function stampOf(st: { mtimeMs: number; ctimeMs: number; size: number; ino: numb
   return `${st.mtimeMs}:${st.ctimeMs}:${st.size}:${st.ino}`;
 }
 
-/** Parses passwd-file text. Problems are reported by line number only. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Parses passwd-file contents. Problems are reported by line number only. */
 export function parsePasswdFile(
-  text: string,
+  data: Buffer | string,
   log: Logger = nullLogger,
   file = '',
-): { users: Map<string, Credential | null>; dummy: Credential } {
+): { users: Map<string, Credential | null>; unknown: UnknownUserCost } {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const users = new Map<string, Credential | null>();
-  let dummySource: Credential | undefined;
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i]!;
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
-    const colon = line.indexOf(':');
-    const name = colon === -1 ? line : line.slice(0, colon);
-    if (colon === -1 || name === '') {
-      log.warn('passwd_line_invalid', { file, line: i + 1 });
+  const unknown = new UnknownUserCost();
+  let lineNo = 0;
+  for (let pos = 0; pos < bytes.length; ) {
+    let eol = bytes.indexOf(0x0a, pos);
+    if (eol === -1) eol = bytes.length;
+    let line = bytes.subarray(pos, eol);
+    pos = eol + 1;
+    lineNo++;
+    if (line.at(-1) === 0x0d) line = line.subarray(0, -1);
+    const text = line.toString('latin1');
+    if (text.trim() === '' || text.trimStart().startsWith('#')) continue;
+    const colon = line.indexOf(0x3a);
+    let name: string | undefined;
+    try {
+      name = colon <= 0 ? undefined : utf8.decode(line.subarray(0, colon));
+    } catch {
+      name = undefined;
+    }
+    if (name === undefined) {
+      log.warn('passwd_line_invalid', { file, line: lineNo });
       continue;
     }
     if (users.has(name)) {
-      log.warn('passwd_user_duplicate', { file, line: i + 1, user: name });
+      log.warn('passwd_user_duplicate', { file, line: lineNo, user: name });
       continue;
     }
-    const rest = line.slice(colon + 1);
-    const next = rest.indexOf(':');
-    const cred = parseCredential(next === -1 ? rest : rest.slice(0, next));
-    if (cred === undefined) log.warn('passwd_hash_unusable', { file, line: i + 1, user: name });
+    const rest = line.subarray(colon + 1);
+    const next = rest.indexOf(0x3a);
+    const cred = parseCredential(next === -1 ? rest : rest.subarray(0, next));
+    if (cred === undefined) log.warn('passwd_hash_unusable', { file, line: lineNo, user: name });
+    else unknown.add(cred);
     users.set(name, cred ?? null);
-    dummySource ??= cred;
   }
-  return { users, dummy: dummySource?.dummy() ?? defaultDummy() };
+  return { users, unknown };
 }
 
 /** How often a users file is checked for changes, in milliseconds. 1000 (1 s). */
@@ -263,16 +135,10 @@ export class PasswdFileDatabase implements UserDatabase {
     return this.snapshot?.users.size ?? 0;
   }
 
-  async verify(user: string, password: string): Promise<VerifyResult> {
+  async verify(user: string, password: Buffer | string): Promise<VerifyResult> {
     const snap = await this.current();
-    const pw = Buffer.from(password, 'utf8');
-    const cred = snap.users.get(user);
-    if (cred === undefined || cred === null) {
-      // Unknown users cost what known ones cost: check against a dummy of the file's own scheme.
-      await snap.dummy.check(pw, this.crypt);
-      return { ok: false, reason: cred === undefined ? 'unknown-user' : 'unusable-hash' };
-    }
-    return (await cred.check(pw, this.crypt)) ? { ok: true, user } : { ok: false, reason: 'bad-password' };
+    const verdict = await checkLogin(snap.users.get(user), snap.unknown, user, password, this.crypt);
+    return verdict === 'ok' ? { ok: true, user } : { ok: false, reason: verdict };
   }
 
   /** Reads the file now if it changed (or was never read). */
@@ -292,8 +158,8 @@ export class PasswdFileDatabase implements UserDatabase {
       this.checkedAt = Date.now();
       const stamp = stampOf(st);
       if (this.snapshot && this.snapshot.stamp === stamp) return this.snapshot;
-      const text = await fsp.readFile(this.file, 'utf8');
-      const parsed = parsePasswdFile(text, this.log, this.file);
+      const data = await fsp.readFile(this.file);
+      const parsed = parsePasswdFile(data, this.log, this.file);
       this.snapshot = { ...parsed, stamp };
       this.log.info('passwd_loaded', { file: this.file, users: parsed.users.size });
       return this.snapshot;

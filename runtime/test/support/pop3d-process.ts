@@ -43,6 +43,10 @@ export interface DaemonOptions {
   dir?: string;
   /** Keep the --config file from being passed (restart without it). */
   omitConfig?: boolean;
+  /** Users from this --userdb file instead of the --users file. */
+  userdb?: string;
+  /** Use this Maildir root (several daemons on one tree) instead of `<dir>/mail`. */
+  maildirRoot?: string;
 }
 
 export interface Daemon {
@@ -81,7 +85,7 @@ export async function writeMaildir(root: string, user: string, messages: Message
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { execa } = await import('execa');
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'pop3d-test-')));
-  const maildirRoot = join(dir, 'mail');
+  const maildirRoot = options.maildirRoot ?? join(dir, 'mail');
   const stateDir = join(dir, 'state');
   const usersFile = join(dir, 'users');
   const configFile = join(dir, 'config.json');
@@ -102,8 +106,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const args = [
     POP3D_BIN,
     ...(options.omitConfig ? [] : ['--config', configFile]),
-    '--users',
-    usersFile,
+    ...(options.userdb === undefined ? ['--users', usersFile] : ['--userdb', options.userdb]),
     '--maildir-root',
     maildirRoot,
     '--state-dir',

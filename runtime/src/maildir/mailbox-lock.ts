@@ -1,0 +1,228 @@
+/**
+ * The mailbox lock that holds across processes and hosts sharing one Maildir
+ * tree: a file `pop3d.lock` in the Maildir, created with O_EXCL, holding who
+ * took it (host name, boot id, pid, the process's start time, a random
+ * token). While a session holds it, its mtime is refreshed every
+ * LOCK_REFRESH_MS.
+ *
+ * A lock is stale, and is broken, when:
+ *  - it was taken on this host in this boot (same host name and boot id) and
+ *    its process is gone (or the pid now belongs to a process started at
+ *    another time): at once, so a `kill -9` frees the mailbox for the next
+ *    login on this host;
+ *  - it was taken elsewhere (another host, or this host before a reboot) and
+ *    its mtime is older than LOCK_STALE_MS (the host died, or lost the file
+ *    system). Clocks of hosts sharing the tree must agree within a fraction
+ *    of that (NTP).
+ *  - it cannot be read as a lock and is older than BREAK_STALE_MS (a crash
+ *    between create and write).
+ * Breaking is serialised by a second O_EXCL file, `pop3d.lock.break`: the
+ * breaker re-reads the lock under it and removes it only if it still holds
+ * the token judged stale, so two breakers never both win.
+ *
+ * Needs from the file system: an atomic exclusive create (O_CREAT|O_EXCL)
+ * and mtimes that other hosts see: a local file system, or NFSv3 and later
+ * (NFSv2 has no exclusive create). This is what Dovecot's dotlocks need too.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsc, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import type { Logger } from '../log.js';
+
+/** The lock file's name in the Maildir (beside new/, cur/, tmp/, where no client looks). */
+export const LOCK_FILE = 'pop3d.lock';
+/** How often a held lock's mtime is refreshed, in milliseconds. 30 s. */
+export const LOCK_REFRESH_MS = 30 * 1000;
+/** A lock from another host (or an earlier boot) not refreshed for this long is stale, in milliseconds. 2 min. */
+export const LOCK_STALE_MS = 2 * 60 * 1000;
+/** A break file or unreadable lock older than this is left over from a crash, in milliseconds. 10 s. */
+const BREAK_STALE_MS = 10 * 1000;
+
+interface LockOwner {
+  host: string;
+  boot: string;
+  pid: number;
+  /** The process's start time, in clock ticks after boot (/proc/<pid>/stat field 22); '' when unknown. */
+  start: string;
+  token: string;
+  /** When it was taken, ISO 8601 (for the operator who finds the file). */
+  since: string;
+}
+
+/** A lock this process holds. */
+export interface HeldMailboxLock {
+  /** Removes the lock file if it is still ours. Synchronous, so a client answered after it may log in elsewhere at once. */
+  release(): void;
+}
+
+function readOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+const BOOT_ID = readOrEmpty('/proc/sys/kernel/random/boot_id');
+
+/** Start time of `pid` from /proc (Linux), '' when it cannot be read. */
+function processStart(pid: number): string {
+  const stat = readOrEmpty(`/proc/${pid}/stat`);
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19] ?? '';
+}
+
+const SELF_START = processStart(process.pid);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  try {
+    const o = JSON.parse(text) as Partial<LockOwner>;
+    if (typeof o.host !== 'string' || typeof o.pid !== 'number' || typeof o.token !== 'string') return undefined;
+    return { boot: '', start: '', since: '', ...o } as LockOwner;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why the lock at `file` may be broken, or undefined while it is held. */
+function staleReason(owner: LockOwner | undefined, mtimeMs: number, now: number): string | undefined {
+  if (owner === undefined) return now - mtimeMs > BREAK_STALE_MS ? 'unreadable' : undefined;
+  if (owner.host === os.hostname() && owner.boot === BOOT_ID && BOOT_ID !== '') {
+    if (owner.pid === process.pid && owner.start === SELF_START) return undefined;
+    if (!alive(owner.pid)) return 'process gone';
+    const start = processStart(owner.pid);
+    if (owner.start !== '' && start !== '' && start !== owner.start) return 'pid reused';
+    return undefined;
+  }
+  return now - mtimeMs > LOCK_STALE_MS ? 'not refreshed' : undefined;
+}
+
+function createExclusive(file: string, content: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+function unlinkIfPresent(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * Takes the lock of the Maildir `dir`, breaking a stale one. Returns
+ * undefined when another session (here or on another host) holds it. Throws
+ * the file system's error otherwise (ENOENT: the Maildir does not exist).
+ * Synchronous: a few local file operations, so that two logins in one event
+ * loop turn cannot interleave.
+ */
+export function acquireMailboxLock(dir: string, log: Logger): HeldMailboxLock | undefined {
+  const file = `${dir}/${LOCK_FILE}`;
+  const owner: LockOwner = {
+    host: os.hostname(),
+    boot: BOOT_ID,
+    pid: process.pid,
+    start: SELF_START,
+    token: randomBytes(12).toString('hex'),
+    since: new Date().toISOString(),
+  };
+  const content = JSON.stringify(owner) + '\n';
+  if (createExclusive(file, content)) return hold(file, owner.token, log);
+  if (!breakIfStale(file, log)) return undefined;
+  return createExclusive(file, content) ? hold(file, owner.token, log) : undefined;
+}
+
+/** Removes the lock at `file` if it is stale; whether it did. */
+function breakIfStale(file: string, log: Logger): boolean {
+  const look = (): { owner: LockOwner | undefined; text: string; reason: string | undefined } | undefined => {
+    try {
+      const text = readFileSync(file, 'utf8');
+      const owner = parseOwner(text);
+      return { owner, text, reason: staleReason(owner, statSync(file).mtimeMs, Date.now()) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { owner: undefined, text: '', reason: 'gone' };
+      throw err;
+    }
+  };
+  const first = look();
+  if (first?.reason === undefined) return false;
+  if (first.reason === 'gone') return true;
+  const breakFile = `${file}.break`;
+  if (!createExclusive(breakFile, `${os.hostname()} ${process.pid}\n`)) {
+    // Someone else is breaking it; a break file left by a crash is removed for the next login.
+    try {
+      if (Date.now() - statSync(breakFile).mtimeMs > BREAK_STALE_MS) unlinkIfPresent(breakFile);
+    } catch {
+      // gone meanwhile
+    }
+    return false;
+  }
+  try {
+    const again = look();
+    // Only the very lock judged stale is removed: not one another breaker took meanwhile.
+    if (again === undefined || again.reason === undefined || again.text !== first.text) return again?.reason === 'gone';
+    unlinkIfPresent(file);
+    log.warn('mailbox.lock_broken', {
+      reason: first.reason,
+      host: first.owner?.host,
+      pid: first.owner?.pid,
+      since: first.owner?.since,
+    });
+    return true;
+  } finally {
+    unlinkIfPresent(breakFile);
+  }
+}
+
+function hold(file: string, token: string, log: Logger): HeldMailboxLock {
+  const ours = (): boolean => parseOwner(readOrEmpty(file))?.token === token;
+  const timer = setInterval(() => {
+    void (async () => {
+      if (!ours()) {
+        log.error('mailbox.lock_lost', { file });
+        clearInterval(timer);
+        return;
+      }
+      const now = new Date();
+      await fsp.utimes(file, now, now);
+    })().catch((err: unknown) => log.warn('mailbox.lock_refresh_failed', { file, error: err }));
+  }, LOCK_REFRESH_MS);
+  timer.unref();
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      try {
+        if (ours()) unlinkSync(file);
+      } catch (err) {
+        log.warn('mailbox.lock_release_failed', { file, error: err });
+      }
+    },
+  };
+}
