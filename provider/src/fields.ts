@@ -42,6 +42,7 @@ export const FIELDS = {
   allowPlaintextAuth: { effect: 'update', meaning: 'allow USER/PASS without TLS from non-loopback peers' },
   dropDeniedSessions: { effect: 'update', meaning: 'an apply that refuses an address also closes its open sessions' },
   limits: { effect: 'update', meaning: 'line length, timeouts, connection caps, login failure delay' },
+  proxyProtocol: { effect: 'update', meaning: 'balancers trusted to send a PROXY header to `proxy` binds' },
 } as const satisfies Record<ServiceField, FieldSpec>;
 
 /** The table's fields in a fixed order. */

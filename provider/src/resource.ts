@@ -5,7 +5,15 @@
  * redacted form (an inline private key appears only as `tls.keyFingerprint`).
  */
 import * as pulumi from '@pulumi/pulumi';
-import type { Limits, Listener, TlsFiles, TlsInlineRedacted, TlsVersion } from '@pop3-iac/schema';
+import type {
+  Bind,
+  Limits,
+  Listener,
+  ProxyProtocolSettings,
+  TlsFiles,
+  TlsInlineRedacted,
+  TlsVersion,
+} from '@pop3-iac/schema';
 import { COMPUTED_OUTPUTS, CONFIG_FIELDS, OWNER_INPUT } from './fields';
 import { pop3ServiceProvider } from './provider';
 
@@ -14,6 +22,8 @@ export interface BindArgs {
   address: pulumi.Input<string>;
   /** 1..65535. Default: the owning list's port (`port` or `ssl.port`). */
   port?: pulumi.Input<number>;
+  /** Connections begin with a PROXY protocol header from a `proxyProtocol.trusted` balancer. Default false. */
+  proxy?: pulumi.Input<boolean>;
 }
 
 /** Binds in the seed's text form (`"192.168.0.1 110, 192.168.0.3 115"`), or a list of entries. */
@@ -81,6 +91,15 @@ export interface Pop3ServiceArgs {
   /** An apply that refuses an address also closes its open sessions. Default false. */
   dropDeniedSessions?: pulumi.Input<boolean>;
   limits?: pulumi.Input<LimitsArgs>;
+  /** Required when a bind has `proxy`: the balancers that may send a PROXY header, and its deadline. */
+  proxyProtocol?: pulumi.Input<ProxyProtocolArgs>;
+}
+
+export interface ProxyProtocolArgs {
+  /** Balancer addresses (patterns as in `permit`); never every address. */
+  trusted: PatternsArgs;
+  /** Seconds a balancer has to send the whole header, 1..60. Default 5. */
+  timeoutSeconds?: pulumi.Input<number>;
 }
 
 /** The resource type: `pulumi-nodejs:dynamic/pop3:Pop3Service`. Changing it orphans existing state. */
@@ -92,11 +111,11 @@ export class Pop3Service extends pulumi.dynamic.Resource {
   // the outputs the base constructor registers.
   declare readonly adminSocket: pulumi.Output<string>;
   /** Canonical: every bind with its port, addresses normalised, sorted. */
-  declare readonly binds: pulumi.Output<Array<{ address: string; port: number }>>;
+  declare readonly binds: pulumi.Output<Bind[]>;
   declare readonly port: pulumi.Output<number>;
   declare readonly ssl: pulumi.Output<{
     enabled: boolean;
-    binds: Array<{ address: string; port: number }>;
+    binds: Bind[];
     port: number;
   }>;
   declare readonly starttls: pulumi.Output<boolean>;
@@ -107,6 +126,7 @@ export class Pop3Service extends pulumi.dynamic.Resource {
   declare readonly allowPlaintextAuth: pulumi.Output<boolean>;
   declare readonly dropDeniedSessions: pulumi.Output<boolean>;
   declare readonly limits: pulumi.Output<Limits>;
+  declare readonly proxyProtocol: pulumi.Output<ProxyProtocolSettings | undefined>;
   /** Every socket the daemon listens on for this configuration. */
   declare readonly listeners: pulumi.Output<Listener[]>;
   /** The daemon's configuration generation after the last apply. */

@@ -2,9 +2,10 @@
  * `npm run fuzz`: the fuzz properties of the test suite, run for many more
  * cases, outside the test command.
  *
- *   node runtime/dist/fuzz/run.js [--cases N] [--seed S] [--only schema|session|admin]
+ *   node runtime/dist/fuzz/run.js [--cases N] [--seed S] [--only schema|proxy|session|admin]
  *
  * N cases per target (default 100000): the configuration schema (in process),
+ * the PROXY protocol parser (in process),
  * POP3 sessions against a real pop3d (several connections at once, each on
  * its own users), and the admin API of a real pop3d (HTTP requests, and raw
  * bytes for a fifth of them). Prints the count of cases run per target and
@@ -14,6 +15,7 @@
 import { parseArgs } from 'node:util';
 import { freePort, removeDir, startReadyDaemon, type Daemon } from '../test/support/pop3d-process';
 import { fuzzAdminHttp, fuzzAdminRaw, newAdminStats, type AdminTarget } from './admin-fuzz';
+import { fuzzProxyParser, type ProxyFuzzStats } from './proxy-fuzz';
 import { fuzzSchema, type SchemaFuzzStats } from './schema-fuzz';
 import { fuzzConfig, fuzzSessions, FUZZ_USERS, newStats, stillServes, type FuzzStats } from './session-fuzz';
 
@@ -135,7 +137,7 @@ async function main(): Promise<void> {
   const cases = Number(values.cases);
   if (!Number.isInteger(cases) || cases < 1) throw new Error('--cases must be a positive whole number');
   const seed = values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed);
-  const targets = values.only === undefined ? ['schema', 'session', 'admin'] : [values.only];
+  const targets = values.only === undefined ? ['schema', 'proxy', 'session', 'admin'] : [values.only];
   log(`${cases} cases per target (${targets.join(', ')}), seed ${seed}`);
 
   const counts: Record<string, number> = {};
@@ -152,6 +154,16 @@ async function main(): Promise<void> {
       }
       counts.schema = stats.cases;
       log(`schema: ${stats.cases} cases passed (${stats.valid} valid, ${stats.invalid} invalid inputs)`);
+    } else if (target === 'proxy') {
+      const stats: ProxyFuzzStats = { cases: 0, headers: 0, invalid: 0 };
+      const stop = progress('proxy', () => stats.cases, cases);
+      try {
+        fuzzProxyParser({ numRuns: cases, seed, stats });
+      } finally {
+        stop();
+      }
+      counts.proxy = stats.cases;
+      log(`proxy: ${stats.cases} cases passed (${stats.headers} valid headers, ${stats.invalid} refused inputs)`);
     } else if (target === 'session') {
       const stats = await fuzzSessionTarget(cases, seed);
       counts.session = stats.cases;
@@ -167,7 +179,7 @@ async function main(): Promise<void> {
           `${stats.answered} answered, ${stats.applied} applied; by status ${JSON.stringify(stats.byStatus)}`,
       );
     } else {
-      throw new Error(`--only takes schema, session or admin, not ${target}`);
+      throw new Error(`--only takes schema, proxy, session or admin, not ${target}`);
     }
     log(`${target} took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }

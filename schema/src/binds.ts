@@ -13,6 +13,8 @@ export const ANY_ADDRESS = '*';
 export interface BindEntry {
   address: string;
   port?: number;
+  /** Only structured entries carry it; the text form has no way to say it. */
+  proxy?: boolean;
 }
 
 export type BindProblem = { index: number; field: 'address' | 'port' | undefined; message: string };

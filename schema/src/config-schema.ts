@@ -39,6 +39,10 @@ const bindObjectSchema = z.strictObject({
     .min(1, { error: 'must be a port from 1 to 65535' })
     .max(65535, { error: 'must be a port from 1 to 65535' })
     .optional(),
+  proxy: z
+    .boolean({ error: 'must be true or false' })
+    .optional()
+    .describe('connections begin with a PROXY protocol v1 or v2 header from a `proxyProtocol.trusted` balancer'),
 });
 
 /**
@@ -105,8 +109,11 @@ const bindListSchema = z
         ctx.addIssue({ code: 'custom', path: [index, 'port'], message: 'must be a port from 1 to 65535' });
         failed = true;
       }
-      if (address !== undefined)
-        normalised.push(entry.port === undefined ? { address } : { address, port: entry.port });
+      if (address === undefined) return;
+      const bind: BindEntry = entry.port === undefined ? { address } : { address, port: entry.port };
+      // Canonical: `proxy` appears only when true, so configs without it keep their form.
+      if (entry.proxy === true) bind.proxy = true;
+      normalised.push(bind);
     });
     return failed ? [] : normalised;
   });
@@ -170,6 +177,30 @@ const tlsSchema = z
     return { certFile: tls.certFile, keyFile: tls.keyFile, minVersion: tls.minVersion };
   });
 
+/** Patterns that match every address: trusting them lets any client claim any address. */
+const EVERY_ADDRESS_PATTERNS: ReadonlySet<string> = new Set(['*', '0.0.0.0/0', '::/0']);
+
+const proxyProtocolSchema = z.strictObject({
+  trusted: accessListSchema
+    .superRefine((patterns, ctx) => {
+      for (const pattern of patterns) {
+        if (EVERY_ADDRESS_PATTERNS.has(pattern))
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${pattern}" would trust every address, so any client could claim any address; list the balancers' addresses or networks`,
+          });
+      }
+    })
+    .describe('balancers allowed to send a PROXY header (patterns as in permit/deny); required when a bind has proxy'),
+  timeoutSeconds: z
+    .number({ error: 'must be a whole number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(1, { error: 'must be at least 1 second' })
+    .max(60, { error: 'must be at most 60 seconds' })
+    .default(5)
+    .describe('seconds a balancer has to send the whole header after connecting, from 1 to 60; default 5'),
+});
+
 const everyAddress = [{ address: ANY_ADDRESS }];
 
 export const configInputSchema = z.strictObject({
@@ -201,6 +232,9 @@ export const configInputSchema = z.strictObject({
     .default(false)
     .describe('an apply that refuses an address also closes its open sessions'),
   limits: limitsSchema.prefault({}),
+  proxyProtocol: proxyProtocolSchema
+    .optional()
+    .describe('PROXY protocol on binds marked proxy: who may send the header, and how fast'),
 });
 
 /**
@@ -267,13 +301,49 @@ function rejectBindConflicts(input: unknown, ctx: z.RefinementCtx): void {
   }
 }
 
+/**
+ * A bind marked `proxy` needs `proxyProtocol.trusted`: without it no
+ * balancer could be told from a client forging a header. Checked even when
+ * other fields are invalid (`when`), hence the defensive reads.
+ */
+function requireTrustedForProxy(input: unknown, ctx: z.RefinementCtx): void {
+  const value = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const ssl = (typeof value.ssl === 'object' && value.ssl !== null ? value.ssl : {}) as Record<string, unknown>;
+  const marked = [...proxyBindPaths(value.binds, 'binds'), ...proxyBindPaths(ssl.binds, 'ssl.binds')];
+  if (marked.length === 0) return;
+  const proxyProtocol = value.proxyProtocol as Record<string, unknown> | undefined;
+  const trusted = typeof proxyProtocol === 'object' && proxyProtocol !== null ? proxyProtocol.trusted : undefined;
+  const why = `${marked.join(', ')} ${marked.length === 1 ? 'has' : 'have'} proxy: true`;
+  if (trusted === undefined && (proxyProtocol === undefined || proxyProtocol === null)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['proxyProtocol', 'trusted'],
+      message: `is required because ${why}: list the balancers allowed to send a PROXY header (e.g. ["10.0.0.5"])`,
+    });
+  } else if (Array.isArray(trusted) && trusted.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['proxyProtocol', 'trusted'],
+      message: `must list at least one balancer because ${why}`,
+    });
+  }
+}
+
+function proxyBindPaths(list: unknown, path: string): string[] {
+  if (!Array.isArray(list)) return [];
+  return (list as unknown[]).flatMap((entry, index) =>
+    typeof entry === 'object' && entry !== null && (entry as BindEntry).proxy === true ? [`${path}[${index}]`] : [],
+  );
+}
+
 /** The full schema: input in, canonical config out, cross-field rules checked. */
 export const configSchema = configInputSchema
   .superRefine(requireTlsWhenUsed, { when: () => true })
   .superRefine(rejectBindConflicts, { when: () => true })
+  .superRefine(requireTrustedForProxy, { when: () => true })
   .transform((input): CanonicalConfig => {
-    const binds = input.binds.map((b) => ({ address: b.address, port: b.port ?? input.port }));
-    const sslBinds = input.ssl.binds.map((b) => ({ address: b.address, port: b.port ?? input.ssl.port }));
+    const binds = input.binds.map((b) => withPort(b, input.port));
+    const sslBinds = input.ssl.binds.map((b) => withPort(b, input.ssl.port));
     const config: CanonicalConfig = {
       binds: sortBinds(binds),
       port: input.port,
@@ -286,8 +356,15 @@ export const configSchema = configInputSchema
       limits: input.limits,
     };
     if (input.tls !== undefined) config.tls = input.tls;
+    if (input.proxyProtocol !== undefined) config.proxyProtocol = input.proxyProtocol;
     return config;
   });
+
+function withPort(entry: BindEntry, fallback: number): Bind {
+  const bind: Bind = { address: entry.address, port: entry.port ?? fallback };
+  if (entry.proxy === true) bind.proxy = true;
+  return bind;
+}
 
 function describe(bind: Bind): string {
   return `"${bind.address.includes(':') ? `[${bind.address}]` : bind.address} ${bind.port}"`;

@@ -4,7 +4,7 @@ export { configSchema, configInputSchema, DEFAULT_PORT, DEFAULT_SSL_PORT, type C
 export { DEFAULT_LIMITS } from './limits';
 export { ANY_ADDRESS, renderBinds, splitBindText, canonicalBindAddress, bindsOverlap } from './binds';
 export { parseAccessPattern, compileAccessRules, type AccessMatcher, type AccessDecision } from './access';
-export { normalizePeerAddress, isLoopback } from './address';
+export { normalizePeerAddress, formatAddress, isLoopback, type ParsedAddress } from './address';
 export { diffConfigs, sameJson, type FieldChange } from './diff';
 export { listenersOf, listenerKey, planListeners, type ListenerPlan } from './listeners';
 export { redactConfig } from './redact';

@@ -9,6 +9,8 @@
 export interface Bind {
   address: string;
   port: number;
+  /** Present (and true) when connections must begin with a PROXY protocol header; see `proxyProtocol`. */
+  proxy?: true;
 }
 
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
@@ -77,6 +79,16 @@ export interface CanonicalConfig {
   /** When an apply adds a deny (or narrows permit), also close open sessions from addresses now refused. Default false. */
   dropDeniedSessions: boolean;
   limits: Limits;
+  /** Present when given: who may send PROXY protocol headers to binds marked `proxy`. */
+  proxyProtocol?: ProxyProtocolSettings;
+}
+
+/** PROXY protocol (HAProxy's proxy-protocol.txt) on binds marked `proxy`. */
+export interface ProxyProtocolSettings {
+  /** Canonical access patterns (as permit/deny) of the balancers allowed to send a header; sorted. */
+  trusted: string[];
+  /** How long a trusted peer has to send the whole header after connecting, in seconds. Default 5. */
+  timeoutSeconds: number;
 }
 
 /** A canonical config whose inline private key has been replaced by its fingerprint. */
@@ -88,6 +100,8 @@ export interface Listener {
   port: number;
   /** true for an implicit-TLS (POP3S, RFC 8314) listener. */
   tls: boolean;
+  /** Present (and true) when each connection begins with a PROXY protocol header. */
+  proxy?: true;
 }
 
 /** One validation failure: `path` is `ssl.binds[2].port`-style, `message` a sentence for an operator. */

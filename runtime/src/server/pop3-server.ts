@@ -13,12 +13,14 @@ import {
   type CanonicalConfig,
   type ConfigIssue,
   type Listener,
+  type ParsedAddress,
 } from '@pop3-iac/schema';
 import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../pop3/session';
 import { BindError, ListenerManager, type ManagedListener } from './listener-manager';
 import { guardEstablishedTls } from '../tls/established-session';
 import { loadTlsContext } from '../tls/tls-context';
 import { refuseConnection } from './refuse-connection';
+import { readProxyHeader } from '../proxy/read-proxy-header';
 import type { Logger } from '../log';
 
 /**
@@ -34,11 +36,24 @@ interface ActiveState {
   matcher: AccessMatcher;
   secureContext: SecureContext | undefined;
   settings: SessionSettings;
+  /** The balancers that may send a PROXY header; undefined when none is configured (every proxy connection is refused). */
+  proxyTrusted: AccessMatcher | undefined;
+  /** How long a balancer has to send the whole header, in milliseconds. */
+  proxyTimeoutMs: number;
 }
+
+/** Refusal counters of PROXY listeners (see `refusedByRule`). */
+const PROXY_UNTRUSTED = 'proxy-untrusted';
+const PROXY_HEADER_INVALID = 'proxy-header-invalid';
+const PROXY_HEADER_TIMEOUT = 'proxy-header-timeout';
 
 export interface Counters {
   connectionsAccepted: number;
-  /** Refusals by the rule that refused: a deny pattern, `permit`, `maxConnections` or `maxConnectionsPerIp`. */
+  /**
+   * Refusals by the rule that refused: a deny pattern, `permit`, `maxConnections` or
+   * `maxConnectionsPerIp`; on proxy listeners also `proxy-untrusted`, `proxy-header-invalid`
+   * (malformed, or closed before it was complete) and `proxy-header-timeout`.
+   */
   refusedByRule: Record<string, number>;
   /** Failed implicit-TLS handshakes, timeouts included. */
   tlsHandshakeFailures: number;
@@ -124,6 +139,11 @@ export class Pop3Server {
       matcher: compileAccessRules(config.permit, config.deny),
       secureContext,
       settings: { starttls: config.starttls, allowPlaintextAuth: config.allowPlaintextAuth, limits: config.limits },
+      // compileAccessRules admits everyone on empty lists: an empty trusted list must trust no one.
+      proxyTrusted: config.proxyProtocol?.trusted.length
+        ? compileAccessRules(config.proxyProtocol.trusted, [])
+        : undefined,
+      proxyTimeoutMs: (config.proxyProtocol?.timeoutSeconds ?? 5) * 1000,
     };
     return {
       ok: true,
@@ -175,8 +195,6 @@ export class Pop3Server {
     refuseConnection(socket, line);
   }
 
-  // Connection control runs here, before TLS and before the greeting: a
-  // refused client gets no POP3 dialogue and costs no handshake.
   private accept(socket: Socket, managed: ManagedListener): void {
     const state = this.state;
     const peer = socket.remoteAddress;
@@ -186,6 +204,56 @@ export class Pop3Server {
     }
     // Parsed once per connection: for the rules and as the per-IP counting key.
     const address = normalizePeerAddress(peer);
+    if (managed.listener.proxy) this.acceptProxied(socket, managed, state, peer, address);
+    else this.admit(socket, managed, state, peer, address);
+  }
+
+  /**
+   * A proxy listener: the peer must be a trusted balancer, and the header it
+   * sends names the client that the rest of the accept path sees. Nothing is
+   * written to a refused connection: no greeting, no -ERR.
+   */
+  private acceptProxied(
+    socket: Socket,
+    managed: ManagedListener,
+    state: ActiveState,
+    balancer: string,
+    balancerAddress: ParsedAddress | undefined,
+  ): void {
+    // proxy-protocol.txt §5: "accepting the header only from a number of known sources should be safe".
+    if (!state.proxyTrusted?.checkAddress(balancerAddress).admitted) {
+      this.refuse(socket, managed, PROXY_UNTRUSTED);
+      return;
+    }
+    readProxyHeader(socket, state.proxyTimeoutMs, (outcome) => {
+      if (!outcome.ok) {
+        this.options.log.warn('proxy.header_refused', {
+          peer: balancer,
+          listener: managed.key,
+          reason: outcome.problem,
+        });
+        this.refuse(socket, managed, outcome.problem === 'timeout' ? PROXY_HEADER_TIMEOUT : PROXY_HEADER_INVALID);
+        return;
+      }
+      // The configuration may have changed while the header was on its way.
+      const current = this.state ?? state;
+      const { header } = outcome;
+      // §2.2: LOCAL "must use the real connection endpoints": a health check is the balancer's own connection.
+      if (header.command === 'local') this.admit(socket, managed, current, balancer, balancerAddress);
+      else this.admit(socket, managed, current, header.source.address, normalizePeerAddress(header.source.address));
+    });
+  }
+
+  // Connection control runs here, before TLS and before the greeting: a
+  // refused client gets no POP3 dialogue and costs no handshake. `peer` is the
+  // client: the socket's peer, or on a proxy listener the one its header names.
+  private admit(
+    socket: Socket,
+    managed: ManagedListener,
+    state: ActiveState,
+    peer: string,
+    address: ParsedAddress | undefined,
+  ): void {
     const decision = state.matcher.checkAddress(address);
     if (!decision.admitted) {
       this.refuse(socket, managed, decision.rule ?? 'refused');
