@@ -18,6 +18,7 @@ import {
   MailStoreError,
   MessageUnavailableError,
 } from './errors.js';
+import type { UidlSource } from './dovecot-uidls.js';
 import { FAILED, FsBatch, GONE } from './fs-batch.js';
 import { Normaliser } from './normalise.js';
 
@@ -265,6 +266,8 @@ export interface MaildirStoreOptions {
   log?: Logger;
   /** See SIZE_CACHE_ENTRIES. */
   sizeCacheEntries?: number;
+  /** UIDLs from elsewhere (`--uidl dovecot`); default: the Maildir unique names. */
+  uidls?: UidlSource;
 }
 
 export class MaildirStore implements MailStore {
@@ -275,8 +278,10 @@ export class MaildirStore implements MailStore {
   private readonly batch = new FsBatch();
   /** Listings of unchanged mailboxes, by Maildir path, least recently used first. */
   private readonly listings = new Map<string, Listing>();
+  private readonly uidls: UidlSource | undefined;
 
   constructor(opts: MaildirStoreOptions) {
+    this.uidls = opts.uidls;
     this.root = path.resolve(opts.root);
     this.log = opts.log ?? nullLogger;
     this.sizes = new SizeCache(opts.sizeCacheEntries ?? SIZE_CACHE_ENTRIES);
@@ -326,7 +331,8 @@ export class MaildirStore implements MailStore {
       stamp = this.stamp(newDir, curDir);
       if (stamp === undefined) throw new MailboxUnavailableError(`the Maildir ${dir} cannot be created`);
     }
-    const cached = this.listings.get(dir);
+    // UIDLs from another source (dovecot-uidlist) may change without new/ or cur/ changing: no listing is reused.
+    const cached = this.uidls === undefined ? this.listings.get(dir) : undefined;
     if (cached !== undefined && cached.trusted && cached.stamp === stamp.key)
       return this.reuse(dir, user, cached, stamp);
 
@@ -347,6 +353,10 @@ export class MaildirStore implements MailStore {
     entries.sort((a, b) => a.time - b.time || cmp(a.unique, b.unique) || cmp(a.rel, b.rel));
 
     const sizes = await this.sizesOf(dir, entries);
+    const external = await this.uidls?.uidlsFor(
+      dir,
+      entries.filter((_, i) => sizes[i] !== undefined).map((e) => e.unique),
+    );
     const files: string[] = [];
     const messages: MessageInfo[] = [];
     const seen = new Set<string>();
@@ -355,7 +365,7 @@ export class MaildirStore implements MailStore {
       const size = sizes[i];
       if (size === undefined) continue; // vanished during the scan
       const e = entries[i]!;
-      let uid = uidlFor(e.unique);
+      let uid = external?.[messages.length] ?? uidlFor(e.unique);
       // Two files with one unique name (a copy made by hand): the later one gets a hash of its path.
       if (seen.has(uid)) uid = createHash('sha1').update(e.rel).digest('hex');
       seen.add(uid);
