@@ -51,11 +51,13 @@ export async function startDovecot(opts: {
   usersFile: string;
   /** More dovecot.conf lines (pop3_uidl_format = ...). */
   extraConf?: string;
+  /** The POP3 port (a switch test gives pop3d the same one later); default chosen by the OS. */
+  pop3Port?: number;
 }): Promise<DovecotInstance> {
   const { execa } = await import('execa');
   const dir = opts.dir;
   for (const sub of ['run', 'state']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o755 });
-  const pop3Port = await freePort();
+  const pop3Port = opts.pop3Port ?? (await freePort());
   const imapPort = await freePort();
   const confFile = join(dir, 'dovecot.conf');
   const logFile = join(dir, 'dovecot.log');
