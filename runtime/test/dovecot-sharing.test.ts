@@ -85,7 +85,7 @@ describe('sharing a Maildir with Dovecot (--uidl dovecot)', () => {
     });
   }
 
-  it('coexists with Dovecot IMAP: deletions both ways, one UIDVALIDITY, no error in Dovecot’s log', async () => {
+  it('coexists with Dovecot IMAP: deletions both ways, \\Seen after RETR, one UIDVALIDITY, no error in Dovecot’s log', async () => {
     await writeMaildir(
       daemon.maildirRoot,
       'dan',
@@ -100,6 +100,11 @@ describe('sharing a Maildir with Dovecot (--uidl dovecot)', () => {
       assert.equal(uidls.get(m.subject), m.uid.toString(16).padStart(8, '0') + validity.toString(16).padStart(8, '0'));
     const afterPop = await imapMessages(dovecot.imapPort, 'dan', 'secret', 'imap-del');
     assert.deepEqual(afterPop.messages.map((m) => m.subject).sort(), ['imap-del', 'keep']);
+    // RETR through pop3d flags the message seen at QUIT, as Dovecot's POP3 does (pop3_no_flag_updates = no).
+    assert.ok(
+      afterPop.messages.every((m) => m.flags.includes('\\Seen')),
+      JSON.stringify(afterPop.messages),
+    );
     const left = await popUidls(port, 'dan', 'secret');
     assert.deepEqual([...left.keys()], ['keep']);
     assert.equal(left.get('keep'), uidls.get('keep'));

@@ -210,6 +210,7 @@ async function run(options: Options, log: Logger): Promise<void> {
         root: options.maildirRoot,
         log,
         uidls: options.dovecotUidlFormat === undefined ? undefined : new DovecotUidls(options.dovecotUidlFormat, log),
+        markRetrievedSeen: options.dovecotUidlFormat !== undefined,
       }),
       users,
       loginThrottle: new LoginThrottle(),

@@ -21,6 +21,7 @@ import {
 import type { UidlSource } from './dovecot-uidls.js';
 import { FAILED, FsBatch, GONE } from './fs-batch.js';
 import { Normaliser } from './normalise.js';
+import { markSeen } from './seen-flag.js';
 
 /** One message as listed for the session: fixed for the session's lifetime. */
 export interface MessageInfo {
@@ -58,6 +59,8 @@ export interface Mailbox {
   write(index: number, out: MessageSink, opts?: WriteOptions): Promise<void>;
   /** Removes messages (0-based indices). A file already gone counts as removed. */
   expunge(indices: readonly number[]): Promise<{ failed: number }>;
+  /** Sets the seen flag on messages (0-based indices) retrieved by a session that ended with QUIT; optional. */
+  markSeen?(indices: readonly number[]): Promise<void>;
   /** Lets another session open the mailbox. Idempotent. */
   release(): void;
 }
@@ -268,6 +271,8 @@ export interface MaildirStoreOptions {
   sizeCacheEntries?: number;
   /** UIDLs from elsewhere (`--uidl dovecot`); default: the Maildir unique names. */
   uidls?: UidlSource;
+  /** Flag retrieved messages seen at QUIT, as Dovecot's POP3 does (`--uidl dovecot`). Default false. */
+  markRetrievedSeen?: boolean;
 }
 
 export class MaildirStore implements MailStore {
@@ -279,9 +284,11 @@ export class MaildirStore implements MailStore {
   /** Listings of unchanged mailboxes, by Maildir path, least recently used first. */
   private readonly listings = new Map<string, Listing>();
   private readonly uidls: UidlSource | undefined;
+  readonly markRetrievedSeen: boolean;
 
   constructor(opts: MaildirStoreOptions) {
     this.uidls = opts.uidls;
+    this.markRetrievedSeen = opts.markRetrievedSeen ?? false;
     this.root = path.resolve(opts.root);
     this.log = opts.log ?? nullLogger;
     this.sizes = new SizeCache(opts.sizeCacheEntries ?? SIZE_CACHE_ENTRIES);
@@ -705,6 +712,15 @@ class MaildirMailbox implements Mailbox {
       this.store.forgetSize(this.dir, uniqueName(rel.slice(4)));
     });
     return { failed };
+  }
+
+  async markSeen(indices: readonly number[]): Promise<void> {
+    if (!this.store.markRetrievedSeen || indices.length === 0) return;
+    this.store.forget(this.dir);
+    await markSeen(
+      this.dir,
+      indices.map((i) => this.files[i]).filter((rel) => rel !== undefined),
+    );
   }
 
   release(): void {

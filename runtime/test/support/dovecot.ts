@@ -222,18 +222,19 @@ export async function popLoginAnswer(port: number, user: string, password: strin
 }
 
 const IMAP_SCRIPT = `
-import imaplib, json, sys
+import imaplib, json, re, sys
 port, user, password, expunge = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 m = imaplib.IMAP4('127.0.0.1', port)
 m.login(user, password)
 m.select('INBOX')
 subjects = []
-typ, data = m.uid('FETCH', '1:*', '(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+typ, data = m.uid('FETCH', '1:*', '(UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
 for part in data:
     if isinstance(part, tuple):
-        uid = int(part[0].split(b'UID ')[1].split()[0])
+        uid = int(re.search(rb'UID (\\d+)', part[0]).group(1))
+        flags = re.search(rb'FLAGS \\(([^)]*)\\)', part[0]).group(1).decode().split()
         subject = part[1].decode().strip()[9:]
-        subjects.append({'uid': uid, 'subject': subject})
+        subjects.append({'uid': uid, 'subject': subject, 'flags': flags})
         if subject == expunge:
             m.uid('STORE', str(uid), '+FLAGS', '(\\\\Deleted)')
 m.expunge()
@@ -242,14 +243,14 @@ m.logout()
 print(json.dumps({'messages': subjects, 'status': data[0].decode()}))
 `;
 
-/** python3 imaplib: the INBOX's messages (UID, Subject) and status; expunges the one with subject `expunge`. */
+/** python3 imaplib: the INBOX's messages (UID, Subject, flags) and status; expunges the one with subject `expunge`. */
 export async function imapMessages(
   port: number,
   user: string,
   password: string,
   expunge = '',
-): Promise<{ messages: Array<{ uid: number; subject: string }>; status: string }> {
+): Promise<{ messages: Array<{ uid: number; subject: string; flags: string[] }>; status: string }> {
   const { execa } = await import('execa');
   const { stdout } = await execa('python3', ['-c', IMAP_SCRIPT, String(port), user, password, expunge]);
-  return JSON.parse(stdout) as { messages: Array<{ uid: number; subject: string }>; status: string };
+  return JSON.parse(stdout) as { messages: Array<{ uid: number; subject: string; flags: string[] }>; status: string };
 }
