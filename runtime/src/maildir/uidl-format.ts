@@ -9,7 +9,7 @@
  *   without `:2,` flags), and `%%` for a literal percent sign;
  * - modifiers before the variable: `X` (the decimal number in lowercase
  *   hexadecimal, as Dovecot prints it: `%08Xu` of UID 26 is `0000001a`),
- *   `L` (lowercase), `U` (uppercase);
+ *   `L` (lowercase), `U` (uppercase), applied in the order written;
  * - a width before the modifiers: `0<n>` pads on the left with zeros to n
  *   characters, a bare `<n>` keeps the first n characters.
  * Anything else (`%m`, `%g`, offsets) is refused when the format is parsed,
