@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { listenerKey, type FieldChange, type ListenerPlan } from '@pop3-iac/schema';
 import { describeOwner, NO_OWNER, OWNER_HEADER, ownerChangeOf, type Owner } from '../admin/owner';
 import { addUser, hashPassword } from '../users';
+import { uidlCheckCommand } from './uidl-check-command';
 import { adminRequest, DaemonUnreachableError, type AdminResponse } from './admin-client';
 
 /** Exit codes, documented in runtime/README.md. */
@@ -34,12 +35,16 @@ const USAGE = `usage: pop3ctl [--socket <path>] [--json] <command>
   hash                read a password on stdin, print a {SHA512-CRYPT} hash for a passwd-file
   user add <passwd-file> <name>
                       read a password on stdin, add or replace the user's line
+  uidl-check <maildir-root> [user...] [--uidl maildir|dovecot] [--uidl-format <fmt>]
+             [--dovecot-format <fmt>]
+                      the messages whose UIDL pop3d would give differently from Dovecot
+                      (from dovecot-uidlist; exit 1 when some differ); read only
 
 The socket defaults to $POP3D_ADMIN_SOCKET. Exit codes: 0 ok, 1 differs (diff),
 2 usage, 3 invalid configuration, 4 conflict (changed meanwhile), 5 apply failed
 and rolled back, 6 daemon unreachable, 7 other error.`;
 
-interface Context {
+export interface Context {
   socket: string;
   json: boolean;
   takeOver: boolean;
@@ -60,6 +65,9 @@ export async function main(
         json: { type: 'boolean' },
         'if-match': { type: 'string' },
         'take-over': { type: 'boolean' },
+        uidl: { type: 'string' },
+        'uidl-format': { type: 'string' },
+        'dovecot-format': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -84,6 +92,7 @@ export async function main(
   try {
     if (command === 'hash') return await hashCommand(context);
     if (command === 'user') return await userCommand(context, args);
+    if (command === 'uidl-check') return await uidlCheckCommand(context, args, values);
     const handler = DAEMON_COMMANDS[command];
     if (!handler) {
       io.err(`pop3ctl: unknown command "${command}"\n\n${USAGE}\n`);

@@ -19,14 +19,10 @@ import { demoInstructions, demoPaths, ensureDemo } from '../demo/demo-setup';
 import { createLogger, type Logger } from '../log';
 import { BatchedLogStream } from '../log-batch';
 import { MaildirStore } from '../maildir';
+import { DovecotUidls } from '../maildir/dovecot-uidls';
+import { compileUidlFormat, DEFAULT_UIDL_FORMAT, UidlFormatError } from '../maildir/uidl-format';
 import { Pop3Server } from '../server/pop3-server';
-import {
-  LoginThrottle,
-  PasswdFileDatabase,
-  PostgresUserDatabase,
-  type UserDatabase,
-  loadUserDbConfig,
-} from '../users';
+import { LoginThrottle, PasswdFileDatabase, PostgresUserDatabase, type UserDatabase, loadUserDbConfig } from '../users';
 import { VERSION } from '../version';
 
 /** How long SIGTERM waits for sessions to QUIT on their own before ending them, in seconds. */
@@ -34,12 +30,15 @@ const DEFAULT_DRAIN_SECONDS = 10;
 
 const USAGE = `usage: pop3d --config <file.json> (--users <passwd-file> | --userdb <file.json>) --maildir-root <dir>
              --state-dir <dir> [--admin-socket <path>] [--drain-seconds <n>] [--hostname <name>]
+             [--uidl maildir|dovecot] [--uidl-format <pop3_uidl_format>]
        pop3d --demo        run on the embedded demo configuration (loopback, ports ${1110}/${1995})
        pop3d --version
 
 The Maildir of user u is <maildir-root>/u/Maildir. --config seeds the first start;
 after that the configuration last applied through the admin API (kept in --state-dir) wins.
-Without --admin-socket the socket is <state-dir>/admin.sock.`;
+Without --admin-socket the socket is <state-dir>/admin.sock.
+--uidl dovecot gives the UIDLs Dovecot's POP3 gives (from dovecot-uidlist, Dovecot's default
+pop3_uidl_format %08Xu%08Xv, or --uidl-format); the default, --uidl maildir, the Maildir unique names.`;
 
 class UsageError extends Error {}
 
@@ -53,6 +52,8 @@ interface Options {
   drainSeconds: number;
   hostname: string;
   demo: boolean;
+  /** --uidl dovecot: the pop3_uidl_format to give UIDLs with; undefined for the Maildir unique names. */
+  dovecotUidlFormat?: string;
 }
 
 async function parseOptions(argv: string[]): Promise<Options | 'version'> {
@@ -67,6 +68,8 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
       'admin-socket': { type: 'string' },
       'drain-seconds': { type: 'string' },
       hostname: { type: 'string' },
+      uidl: { type: 'string' },
+      'uidl-format': { type: 'string' },
       demo: { type: 'boolean' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -77,6 +80,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
   if (values.version) return 'version';
   const drainSeconds = values['drain-seconds'] === undefined ? DEFAULT_DRAIN_SECONDS : Number(values['drain-seconds']);
   if (!(drainSeconds >= 0)) throw new UsageError('--drain-seconds must be a number of seconds');
+  const dovecotUidlFormat = uidlFormat(values.uidl, values['uidl-format']);
   if (values.demo) {
     const demo = await ensureDemo();
     return {
@@ -88,6 +92,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
       drainSeconds,
       hostname: values.hostname ?? 'localhost',
       demo: true,
+      dovecotUidlFormat,
     };
   }
   if (values.users !== undefined && values.userdb !== undefined)
@@ -107,7 +112,25 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
     drainSeconds,
     hostname: values.hostname ?? hostname(),
     demo: false,
+    dovecotUidlFormat,
   };
+}
+
+/** --uidl and --uidl-format: the format for `dovecot`, undefined for `maildir` (the default). */
+function uidlFormat(mode: string | undefined, format: string | undefined): string | undefined {
+  if (mode !== undefined && mode !== 'maildir' && mode !== 'dovecot')
+    throw new UsageError(`--uidl must be maildir or dovecot, not ${JSON.stringify(mode)}`);
+  if (mode !== 'dovecot') {
+    if (format !== undefined) throw new UsageError('--uidl-format needs --uidl dovecot');
+    return undefined;
+  }
+  try {
+    compileUidlFormat(format ?? DEFAULT_UIDL_FORMAT);
+    return format ?? DEFAULT_UIDL_FORMAT;
+  } catch (error) {
+    if (error instanceof UidlFormatError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /** The configuration to start with, and whether it came from the state directory. */
@@ -207,7 +230,12 @@ async function run(options: Options, log: Logger): Promise<void> {
   const server = new Pop3Server({
     log,
     environment: {
-      mailstore: new MaildirStore({ root: options.maildirRoot, log }),
+      mailstore: new MaildirStore({
+        root: options.maildirRoot,
+        log,
+        uidls: options.dovecotUidlFormat === undefined ? undefined : new DovecotUidls(options.dovecotUidlFormat, log),
+        markRetrievedSeen: options.dovecotUidlFormat !== undefined,
+      }),
       users,
       loginThrottle: new LoginThrottle(),
       log,

@@ -20,10 +20,12 @@ import {
   MailStoreError,
   MessageUnavailableError,
 } from './errors.js';
+import type { UidlSource } from './dovecot-uidls.js';
 import { FAILED, FsBatch, GONE, REFUSED } from './fs-batch.js';
 import { type HeldMailboxLock, acquireMailboxLock } from './mailbox-lock.js';
 import { isRefusedEntry, openMessage, openMessageSync } from './open-message.js';
 import { Normaliser } from './normalise.js';
+import { markSeen } from './seen-flag.js';
 
 /** One message as listed for the session: fixed for the session's lifetime. */
 export interface MessageInfo {
@@ -61,6 +63,8 @@ export interface Mailbox {
   write(index: number, out: MessageSink, opts?: WriteOptions): Promise<void>;
   /** Removes messages (0-based indices). A file already gone counts as removed. */
   expunge(indices: readonly number[]): Promise<{ failed: number }>;
+  /** Sets the seen flag on messages (0-based indices) retrieved by a session that ended with QUIT; optional. */
+  markSeen?(indices: readonly number[]): Promise<void>;
   /** Lets another session open the mailbox. Idempotent. */
   release(): void;
 }
@@ -275,6 +279,10 @@ export interface MaildirStoreOptions {
   log?: Logger;
   /** See SIZE_CACHE_ENTRIES. */
   sizeCacheEntries?: number;
+  /** UIDLs from elsewhere (`--uidl dovecot`); default: the Maildir unique names. */
+  uidls?: UidlSource;
+  /** Flag retrieved messages seen at QUIT, as Dovecot's POP3 does (`--uidl dovecot`). Default false. */
+  markRetrievedSeen?: boolean;
 }
 
 export class MaildirStore implements MailStore {
@@ -287,8 +295,12 @@ export class MaildirStore implements MailStore {
   private readonly batch = new FsBatch();
   /** Listings of unchanged mailboxes, by Maildir path, least recently used first. */
   private readonly listings = new Map<string, Listing>();
+  private readonly uidls: UidlSource | undefined;
+  readonly markRetrievedSeen: boolean;
 
   constructor(opts: MaildirStoreOptions) {
+    this.uidls = opts.uidls;
+    this.markRetrievedSeen = opts.markRetrievedSeen ?? false;
     this.root = path.resolve(opts.root);
     this.log = opts.log ?? nullLogger;
     this.sizes = new SizeCache(opts.sizeCacheEntries ?? SIZE_CACHE_ENTRIES);
@@ -390,7 +402,8 @@ export class MaildirStore implements MailStore {
       stamp = this.stamp(user, newDir, curDir);
       if (stamp === undefined) throw new MailboxUnavailableError(`the Maildir ${dir} cannot be created`);
     }
-    const cached = this.listings.get(dir);
+    // UIDLs from another source (dovecot-uidlist) may change without new/ or cur/ changing: no listing is reused.
+    const cached = this.uidls === undefined ? this.listings.get(dir) : undefined;
     if (cached !== undefined && cached.trusted && cached.stamp === stamp.key)
       return this.reuse(dir, user, cached, stamp);
 
@@ -411,6 +424,10 @@ export class MaildirStore implements MailStore {
     entries.sort((a, b) => a.time - b.time || cmp(a.unique, b.unique) || cmp(a.rel, b.rel));
 
     const sizes = await this.sizesOf(dir, entries);
+    const external = await this.uidls?.uidlsFor(
+      dir,
+      entries.filter((_, i) => sizes[i] !== undefined).map((e) => e.unique),
+    );
     const files: string[] = [];
     const messages: MessageInfo[] = [];
     const seen = new Set<string>();
@@ -419,7 +436,7 @@ export class MaildirStore implements MailStore {
       const size = sizes[i];
       if (size === undefined) continue; // vanished during the scan
       const e = entries[i]!;
-      let uid = uidlFor(e.unique);
+      let uid = external?.[messages.length] ?? uidlFor(e.unique);
       // Two files with one unique name (a copy made by hand): the later one gets a hash of its path.
       if (seen.has(uid)) uid = createHash('sha1').update(e.rel).digest('hex');
       seen.add(uid);
@@ -802,6 +819,15 @@ class MaildirMailbox implements Mailbox {
       this.store.forgetSize(this.dir, uniqueName(rel.slice(4)));
     });
     return { failed };
+  }
+
+  async markSeen(indices: readonly number[]): Promise<void> {
+    if (!this.store.markRetrievedSeen || indices.length === 0) return;
+    this.store.forget(this.dir);
+    await markSeen(
+      this.dir,
+      indices.map((i) => this.files[i]).filter((rel) => rel !== undefined),
+    );
   }
 
   release(): void {

@@ -186,6 +186,8 @@ export class Pop3Session extends EventEmitter {
   /** 1 for a message marked deleted; allocated at the first DELE. */
   private deleted: Uint8Array | undefined;
   private deletedCount = 0;
+  /** Messages retrieved by RETR (for Mailbox.markSeen at QUIT, as Dovecot's POP3 sets \Seen). */
+  private retrieved = new Set<number>();
   private deletedOctets = 0;
   private badCommands = 0;
 
@@ -890,6 +892,7 @@ export class Pop3Session extends EventEmitter {
   private cmdRetr(arg: string): void | Promise<void> {
     const i = this.messageIndex(arg);
     if (i === undefined) return;
+    this.retrieved.add(i);
     return this.sendMessage(i, undefined, `+OK ${this.mailbox!.messages[i]!.size} octets`);
   }
 
@@ -955,6 +958,7 @@ export class Pop3Session extends EventEmitter {
     // RFC 1939 section 5 (RSET): "If any messages have been marked as deleted
     // by the POP3 server, they are unmarked."
     this.deleted?.fill(0);
+    this.retrieved.clear(); // as Dovecot's RSET forgets what is to be flagged seen
     this.deletedCount = 0;
     this.deletedOctets = 0;
     const mb = this.mailbox!;
@@ -990,6 +994,8 @@ export class Pop3Session extends EventEmitter {
       // and replies as to the status of this operation. [...] In no case may the
       // server remove any messages not marked as deleted."
       if (indices.length > 0) failed = (await mailbox.expunge(indices)).failed;
+      const seen = [...this.retrieved].filter((i) => this.deleted?.[i] !== 1);
+      if (seen.length > 0) await mailbox.markSeen?.(seen);
     } catch (err) {
       this.log.error('expunge_failed', { error: err });
       failed = indices.length;
