@@ -77,14 +77,16 @@ export class ConfigController {
   /** The first configuration at start-up: not persisted again when it came from the state directory. */
   async start(config: CanonicalConfig, generation: number, persist: boolean): Promise<void> {
     this.generation = generation - 1;
-    await this.serialized(() => this.applyLocked(config, undefined, persist));
+    await this.serialized(() => this.server.metrics.timeApply(() => this.applyLocked(config, undefined, persist)));
   }
 
   async apply(input: unknown, ifMatch: string | undefined): Promise<ApplyOutcome> {
-    return this.serialized(async () => {
-      const config = this.validated(input);
-      return this.applyLocked(config, ifMatch, true);
-    });
+    return this.serialized(() =>
+      this.server.metrics.timeApply(async () => {
+        const config = this.validated(input);
+        return this.applyLocked(config, ifMatch, true);
+      }),
+    );
   }
 
   async validate(input: unknown): Promise<ValidateOutcome> {

@@ -7,7 +7,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Logger } from '../log';
 import { AdminError } from './errors';
 import type { ConfigController } from './config-controller';
-import { renderMetrics } from './metrics';
+import type { DaemonMetrics } from '../observability/metrics';
 import type { StatusReport } from './status';
 
 /** Largest request body accepted, in bytes: a config with a PEM chain is a few KB. */
@@ -24,10 +24,12 @@ interface Reply {
 export interface AdminApiDeps {
   controller: ConfigController;
   status: () => StatusReport;
+  /** The same registry --metrics-listen serves. */
+  metrics: DaemonMetrics;
   log: Logger;
 }
 
-export function createAdminApi({ controller, status, log }: AdminApiDeps): Server {
+export function createAdminApi({ controller, status, metrics, log }: AdminApiDeps): Server {
   const routes: Record<string, Record<string, Handler>> = {
     '/v1/config': {
       GET: async () => {
@@ -60,9 +62,9 @@ export function createAdminApi({ controller, status, log }: AdminApiDeps): Serve
     },
     '/metrics': {
       GET: async () => ({
-        body: renderMetrics(status()),
+        body: await metrics.render(),
         text: true,
-        headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' },
+        headers: { 'Content-Type': metrics.contentType },
       }),
     },
   };

@@ -18,6 +18,7 @@ import { demoInstructions, demoPaths, ensureDemo } from '../demo/demo-setup';
 import { createLogger, type Logger } from '../log';
 import { BatchedLogStream } from '../log-batch';
 import { MaildirStore } from '../maildir';
+import { listenForMetrics, parseListenAddress } from '../observability/metrics-listener';
 import { Pop3Server } from '../server/pop3-server';
 import { LoginThrottle, PasswdFileDatabase } from '../users';
 import { VERSION } from '../version';
@@ -27,12 +28,14 @@ const DEFAULT_DRAIN_SECONDS = 10;
 
 const USAGE = `usage: pop3d --config <file.json> --users <passwd-file> --maildir-root <dir> --state-dir <dir>
              [--admin-socket <path>] [--drain-seconds <n>] [--hostname <name>]
+             [--metrics-listen <address:port>]
        pop3d --demo        run on the embedded demo configuration (loopback, ports ${1110}/${1995})
        pop3d --version
 
 The Maildir of user u is <maildir-root>/u/Maildir. --config seeds the first start;
 after that the configuration last applied through the admin API (kept in --state-dir) wins.
-Without --admin-socket the socket is <state-dir>/admin.sock.`;
+Without --admin-socket the socket is <state-dir>/admin.sock.
+--metrics-listen serves GET /metrics (Prometheus text) over plain HTTP, nothing else.`;
 
 class UsageError extends Error {}
 
@@ -44,6 +47,8 @@ interface Options {
   adminSocket: string;
   drainSeconds: number;
   hostname: string;
+  /** --metrics-listen, as given (checked by parseListenAddress). */
+  metricsListen?: string;
   demo: boolean;
 }
 
@@ -58,6 +63,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
       'admin-socket': { type: 'string' },
       'drain-seconds': { type: 'string' },
       hostname: { type: 'string' },
+      'metrics-listen': { type: 'string' },
       demo: { type: 'boolean' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -68,6 +74,14 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
   if (values.version) return 'version';
   const drainSeconds = values['drain-seconds'] === undefined ? DEFAULT_DRAIN_SECONDS : Number(values['drain-seconds']);
   if (!(drainSeconds >= 0)) throw new UsageError('--drain-seconds must be a number of seconds');
+  const metricsListen = values['metrics-listen'];
+  if (metricsListen !== undefined) {
+    try {
+      parseListenAddress(metricsListen);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
   if (values.demo) {
     const demo = await ensureDemo();
     return {
@@ -78,6 +92,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
       adminSocket: values['admin-socket'] ?? demo.adminSocket,
       drainSeconds,
       hostname: values.hostname ?? 'localhost',
+      metricsListen,
       demo: true,
     };
   }
@@ -92,6 +107,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
     adminSocket: resolve(values['admin-socket'] ?? join(stateDir, 'admin.sock')),
     drainSeconds,
     hostname: values.hostname ?? hostname(),
+    metricsListen,
     demo: false,
   };
 }
@@ -185,6 +201,13 @@ async function run(options: Options, log: Logger): Promise<void> {
     },
   });
   const controller = new ConfigController(server, store, log);
+  server.metrics.watch({
+    version: VERSION,
+    startedAt: server.startedAt,
+    listeners: () => server.listenerStatus().map((m) => m.key),
+    generation: () => controller.currentGeneration,
+    applies: () => controller.applyCounts,
+  });
   try {
     await controller.start(config, generation, !persisted);
   } catch (error) {
@@ -196,14 +219,18 @@ async function run(options: Options, log: Logger): Promise<void> {
   const admin = createAdminApi({
     controller,
     status: () => statusReport(server, controller, VERSION, instanceId),
+    metrics: server.metrics,
     log,
   });
   await listenOnUnixSocket(admin, options.adminSocket);
+  const metricsServer =
+    options.metricsListen === undefined ? undefined : await listenForMetrics(server.metrics, options.metricsListen);
   log.info('pop3d.ready', {
     version: VERSION,
     instanceId,
     pid: process.pid,
     adminSocket: options.adminSocket,
+    metricsListen: options.metricsListen,
     listeners: server.listenerStatus().map((m) => m.key),
     generation: controller.currentGeneration,
   });
@@ -215,6 +242,7 @@ async function run(options: Options, log: Logger): Promise<void> {
     stopping = true;
     log.info('pop3d.draining', { signal, sessions: server.openSessions().size, graceSeconds: options.drainSeconds });
     admin.close();
+    metricsServer?.close();
     void server.shutdown(options.drainSeconds * 1000).then(() => {
       log.info('pop3d.stopped', { signal });
       // Give the terminated sessions' last lines a moment to flush.

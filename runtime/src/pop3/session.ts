@@ -22,6 +22,7 @@ import {
   type MessageSink,
 } from '../maildir/index.js';
 import type { LoginThrottle, UserDatabase } from '../users/index.js';
+import type { CommandCounter, DaemonMetrics } from '../observability/metrics.js';
 import { LINE_TOO_LONG, type LineItem, LineReader } from './line-reader.js';
 import { decodePlainResponse } from './sasl-plain.js';
 
@@ -42,6 +43,8 @@ export interface SessionEnvironment {
   users: UserDatabase;
   loginThrottle: LoginThrottle;
   log: Logger;
+  /** Where the session counts what it does (see observability/metrics.ts). */
+  metrics: DaemonMetrics;
   /** Named in the greeting. */
   hostname: string;
 }
@@ -167,6 +170,7 @@ export class Pop3Session extends EventEmitter {
   private readonly env: SessionEnvironment;
   private log: Logger;
   private readonly reader = new LineReader();
+  private readonly replies: CommandCounter;
   private readonly loopback: boolean;
   private secure: boolean;
 
@@ -210,6 +214,7 @@ export class Pop3Session extends EventEmitter {
     this.peerAddress = info.peerAddress;
     this.loopback = isLoopback(info.peerAddress);
     this.secure = info.implicitTls;
+    this.replies = env.metrics.commandCounter();
     this.log = env.log.child({
       session: (nextSessionId++).toString(36),
       peer: info.peerAddress,
@@ -372,6 +377,7 @@ export class Pop3Session extends EventEmitter {
 
   private send(line: string): void {
     if (this.closing || this._state === 'CLOSED' || this.socket.writableEnded) return;
+    this.replies.reply(line);
     this.socket.write(line + '\r\n');
   }
 
@@ -536,6 +542,7 @@ export class Pop3Session extends EventEmitter {
     }
     const verb = verbBytes.toString('latin1').toUpperCase();
     const command = Pop3Session.COMMANDS.get(verb);
+    this.replies.command(command === undefined ? 'other' : verb);
     if (command === undefined) {
       this.bad('-ERR Unknown command');
       return;
@@ -731,6 +738,7 @@ export class Pop3Session extends EventEmitter {
     if (!result.ok) {
       const delayMs = this.env.loginThrottle.recordFailure(this.peerAddress, this.env.settings().limits);
       this.log.info('login_failed', { user: logName(user), mechanism, reason: result.reason, delayMs });
+      this.env.metrics.loginFailed(mechanism, delayMs);
       await this.sleep(delayMs);
       this.send(AUTH_FAILED);
       return;
@@ -738,7 +746,7 @@ export class Pop3Session extends EventEmitter {
 
     let mailbox: Mailbox;
     try {
-      mailbox = await this.env.mailstore.open(user);
+      mailbox = await this.env.metrics.timeMaildirScan(() => this.env.mailstore.open(user));
     } catch (err) {
       if (this.gone) return;
       // RFC 1939 section 4: "After returning a negative status indicator, the
@@ -764,6 +772,7 @@ export class Pop3Session extends EventEmitter {
     this.mailbox = mailbox;
     this._user = user;
     this._state = 'TRANSACTION';
+    this.env.metrics.loginSucceeded(mechanism);
     this.log = this.log.child({ user: logName(user) });
     this.log.info('login', {
       mechanism,
@@ -812,9 +821,13 @@ export class Pop3Session extends EventEmitter {
         this.reader.clear();
         this.paused = false;
         this.log.info('starttls', { protocol: secure.getProtocol() });
+        this.env.metrics.tlsHandshake(true, secure.getProtocol(), false);
         resolve();
       });
-      secure.once('close', () => resolve());
+      secure.once('close', () => {
+        if (this.tlsStarting) this.env.metrics.tlsHandshake(false, null, false);
+        resolve();
+      });
     });
   }
 
@@ -922,6 +935,7 @@ export class Pop3Session extends EventEmitter {
     }
     this.streaming = false;
     if (this.gone) return;
+    this.replies.reply('+OK');
     // RFC 1939 section 3: "a multi-line response is terminated with the five
     // octets "CRLF.CRLF"" (the message always ends with CRLF here).
     socket.write((writer.prefix ?? '') + '.\r\n');
@@ -995,6 +1009,7 @@ export class Pop3Session extends EventEmitter {
       this.mailbox = undefined;
     }
     this.log.info('quit', { deleted: indices.length - failed, failed });
+    this.env.metrics.messagesDeleted(indices.length - failed);
     if ((this._state as SessionState) === 'CLOSED') return;
     // RFC 1939 section 6, possible responses: "-ERR some deleted messages not removed".
     if (failed > 0) this.finish('-ERR Some deleted messages not removed');

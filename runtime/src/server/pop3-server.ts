@@ -18,6 +18,7 @@ import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../p
 import { BindError, ListenerManager, type ManagedListener } from './listener-manager';
 import { loadTlsContext } from '../tls/tls-context';
 import type { Logger } from '../log';
+import { DaemonMetrics, refusalReason } from '../observability/metrics';
 
 /** How long an implicit-TLS client may take to finish its handshake, in milliseconds. */
 const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -44,8 +45,10 @@ export type PrepareResult =
   | { ok: false; kind: 'bind'; error: BindError };
 
 export interface Pop3ServerOptions {
-  environment: Omit<SessionEnvironment, 'settings' | 'secureContext'>;
+  environment: Omit<SessionEnvironment, 'settings' | 'secureContext' | 'metrics'>;
   log: Logger;
+  /** The daemon's series; default a registry of this server's own. */
+  metrics?: DaemonMetrics;
 }
 
 export class Pop3Server {
@@ -62,11 +65,14 @@ export class Pop3Server {
     sessionsClosed: 0,
   };
   readonly startedAt = Date.now();
+  readonly metrics: DaemonMetrics;
 
   constructor(private readonly options: Pop3ServerOptions) {
     this.listeners = new ListenerManager((socket, managed) => this.accept(socket, managed));
+    this.metrics = options.metrics ?? new DaemonMetrics();
     this.environment = {
       ...options.environment,
+      metrics: this.metrics,
       settings: () => this.active().settings,
       secureContext: () => this.state?.secureContext,
     };
@@ -159,6 +165,7 @@ export class Pop3Server {
   private refuse(socket: Socket, managed: ManagedListener, rule: string, line?: string): void {
     this.counters.refusedByRule[rule] = (this.counters.refusedByRule[rule] ?? 0) + 1;
     managed.counters.refused += 1;
+    this.metrics.countRefusal(rule, refusalReason(rule), managed.key);
     socket.on('error', () => undefined);
     if (line) socket.end(line);
     else socket.destroy();
@@ -198,10 +205,12 @@ export class Pop3Server {
     this.connectionsPerIp.set(ipKey, fromThisIp + 1);
     this.counters.connectionsAccepted += 1;
     managed.counters.accepted += 1;
+    this.metrics.connectionAccepted(managed.key);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
+      this.metrics.connectionClosed();
       this.connections -= 1;
       const left = (this.connectionsPerIp.get(ipKey) ?? 1) - 1;
       if (left === 0) this.connectionsPerIp.delete(ipKey);
@@ -218,6 +227,7 @@ export class Pop3Server {
     const failed = (error?: Error) => {
       clearTimeout(handshakeTimer);
       this.counters.tlsHandshakeFailures += 1;
+      this.metrics.tlsHandshake(false, secure.getProtocol(), true);
       this.options.log.info('tls.handshake_failed', { peer, listener: managed.key, reason: error?.message });
       secure.destroy();
       release();
@@ -228,7 +238,8 @@ export class Pop3Server {
     secure.once('secure', () => {
       clearTimeout(handshakeTimer);
       secure.off('error', failed);
-      this.startSession(secure, peer, true, managed.key, release);
+      this.metrics.tlsHandshake(true, secure.getProtocol(), true);
+      this.startSession(secure, peer, true, managed.key, release, socket);
     });
   }
 
@@ -238,10 +249,14 @@ export class Pop3Server {
     implicitTls: boolean,
     listener: string,
     release: () => void,
+    /** The TCP socket under a TLS one: what it wrote is what went on the wire. */
+    wire: Socket = socket,
   ): void {
     const session = new Pop3Session(socket, this.environment, { peerAddress: peer, implicitTls, listener });
     this.sessions.add(session);
+    const ended = this.metrics.sessionStarted();
     session.once('close', () => {
+      ended(session.user !== undefined, wire.bytesWritten);
       this.sessions.delete(session);
       this.counters.sessionsClosed += 1;
       release();
