@@ -17,6 +17,13 @@ const SCAN_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 /** Seconds; the throttle doubles from loginFailureDelayMs up to loginFailureDelayMaxMs. */
 const DELAY_BUCKETS = [0, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64];
 
+/** prom-client defaults that break the Prometheus naming rules (a `_total` gauge). */
+const LINTED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 /** Why a connection was refused before its greeting. `proxy`: a PROXY-protocol header was refused. */
 export type RefusalReason = 'deny' | 'permit' | 'cap' | 'proxy';
 export type LoginMechanism = 'USER' | 'PLAIN';
@@ -146,6 +153,9 @@ export class DaemonMetrics {
   constructor() {
     // process_* and nodejs_* (resident memory, CPU, heap, event-loop lag, GC): the Node.js exporter convention.
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters, which `promtool check metrics` rejects; their per-type
+    // breakdowns (nodejs_active_handles{type}, nodejs_active_resources{type}, nodejs_active_requests) stay.
+    for (const name of LINTED_DEFAULTS) this.registry.removeSingleMetric(name);
     this.sessionsOpen.set({ state: 'authorization' }, 0);
     this.sessionsOpen.set({ state: 'transaction' }, 0);
     for (const result of ['success', 'failure'])
@@ -210,11 +220,19 @@ export class DaemonMetrics {
     if (listener !== undefined) this.listenerConnections.inc({ listener, outcome: 'refused' });
   }
 
-  /** `protocol` is what TLSSocket.getProtocol() says (null before a handshake finished). */
-  tlsHandshake(ok: boolean, protocol: string | null | undefined, implicit: boolean): void {
-    const version = protocol && TLS_VERSIONS.has(protocol) ? protocol : ok ? 'other' : 'none';
-    this.tlsHandshakes.inc({ result: ok ? 'success' : 'failure', version });
-    if (!ok && implicit) this.tlsFailures.inc();
+  /** `protocol` is what TLSSocket.getProtocol() says once the handshake is done. */
+  tlsHandshakeSucceeded(protocol: string | null): void {
+    const version = protocol !== null && TLS_VERSIONS.has(protocol) ? protocol : 'other';
+    this.tlsHandshakes.inc({ result: 'success', version });
+  }
+
+  /**
+   * A handshake that did not finish (`implicit`: on a POP3S listener, not after STLS). Its version is `none`: until the handshake is done
+   * TLSSocket.getProtocol() names the highest version offered, not one negotiated.
+   */
+  tlsHandshakeFailed(implicit: boolean): void {
+    this.tlsHandshakes.inc({ result: 'failure', version: 'none' });
+    if (implicit) this.tlsFailures.inc();
   }
 
   /** A session greeted its client. Call the returned function when it closes, with its raw socket's byte count. */

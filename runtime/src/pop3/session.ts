@@ -821,11 +821,11 @@ export class Pop3Session extends EventEmitter {
         this.reader.clear();
         this.paused = false;
         this.log.info('starttls', { protocol: secure.getProtocol() });
-        this.env.metrics.tlsHandshake(true, secure.getProtocol(), false);
+        this.env.metrics.tlsHandshakeSucceeded(secure.getProtocol());
         resolve();
       });
       secure.once('close', () => {
-        if (this.tlsStarting) this.env.metrics.tlsHandshake(false, null, false);
+        if (this.tlsStarting) this.env.metrics.tlsHandshakeFailed(false);
         resolve();
       });
     });

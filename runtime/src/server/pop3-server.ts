@@ -227,7 +227,7 @@ export class Pop3Server {
     const failed = (error?: Error) => {
       clearTimeout(handshakeTimer);
       this.counters.tlsHandshakeFailures += 1;
-      this.metrics.tlsHandshake(false, secure.getProtocol(), true);
+      this.metrics.tlsHandshakeFailed(true);
       this.options.log.info('tls.handshake_failed', { peer, listener: managed.key, reason: error?.message });
       secure.destroy();
       release();
@@ -238,7 +238,7 @@ export class Pop3Server {
     secure.once('secure', () => {
       clearTimeout(handshakeTimer);
       secure.off('error', failed);
-      this.metrics.tlsHandshake(true, secure.getProtocol(), true);
+      this.metrics.tlsHandshakeSucceeded(secure.getProtocol());
       this.startSession(secure, peer, true, managed.key, release, socket);
     });
   }
