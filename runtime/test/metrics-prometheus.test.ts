@@ -4,14 +4,15 @@
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { ResultPromise } from 'execa' with { 'resolution-mode': 'import' };
 import { makeCertificate, type TestCertificate } from './support/certificates';
-import { freePort, RUNTIME_ROOT, startReadyDaemon, type Daemon } from './support/pop3d-process';
+import { freePort, RUNTIME_ROOT, startDaemon, startReadyDaemon, type Daemon } from './support/pop3d-process';
 import { greeting, Wire } from './support/wire';
 
 const PROMETHEUS_DIR = join(RUNTIME_ROOT, 'prometheus');
@@ -312,5 +313,32 @@ describe('a real Prometheus scraping --metrics-listen', () => {
     const head = await http(metricsPort, 'HEAD', '/metrics');
     assert.equal(head.status, 200);
     assert.equal(head.body, '');
+  });
+});
+
+describe('pop3d --metrics-listen errors', () => {
+  it('a value that is not address:port stops the start with a usage error naming the flag', async () => {
+    const daemon = await startDaemon({
+      config: { binds: `127.0.0.1 ${await freePort()}` },
+      args: ['--metrics-listen', '9110'],
+    });
+    assert.equal((await daemon.process).exitCode, 2);
+    assert.match(daemon.output(), /pop3d: --metrics-listen "9110" is not <address:port>/);
+  });
+
+  it('an address in use stops the start, naming the flag and the OS error', async () => {
+    const taken = createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    try {
+      const inUse = `127.0.0.1:${(taken.address() as { port: number }).port}`;
+      const daemon = await startDaemon({
+        config: { binds: `127.0.0.1 ${await freePort()}` },
+        args: ['--metrics-listen', inUse],
+      });
+      assert.equal((await daemon.process).exitCode, 1);
+      assert.match(daemon.output(), new RegExp(`pop3d: --metrics-listen ${inUse}: cannot listen \\(EADDRINUSE\\)`));
+    } finally {
+      taken.close();
+    }
   });
 });

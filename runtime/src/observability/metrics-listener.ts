@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { DaemonMetrics } from './metrics';
 
 export class MetricsListenError extends Error {
+  override readonly name = 'MetricsListenError';
   readonly code = 'metrics_listen_failed';
 }
 
