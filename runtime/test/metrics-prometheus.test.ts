@@ -2,7 +2,7 @@
 // --metrics-listen; after a known sequence of sessions its query API shows exactly those counts.
 // Also: promtool checks a scrape and the shipped alert rules, and the listener serves only /metrics.
 import { strict as assert } from 'node:assert';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
@@ -296,6 +296,31 @@ describe('a real Prometheus scraping --metrics-listen', () => {
       'Pop3dLoginFailureRatioHigh',
       'Pop3dRefusalsSpike',
     ]);
+  });
+
+  it('the Grafana dashboard and the alerts query only series pop3d exposes, in PromQL Prometheus accepts', async () => {
+    const dashboard = JSON.parse(await readFile(join(RUNTIME_ROOT, 'grafana', 'pop3d.json'), 'utf8')) as {
+      panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
+    };
+    const alerts = await readFile(join(PROMETHEUS_DIR, 'alerts.yml'), 'utf8');
+    const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr })));
+    assert.ok(exprs.length >= 20, `${exprs.length} dashboard queries`);
+    const scrape = (await http(metricsPort, 'GET', '/metrics')).body;
+    const exposed = new Set([...scrape.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+    const used = new Set(
+      [...(exprs.map((e) => e.expr).join('\n') + alerts).matchAll(/\b((?:pop3d|process|nodejs)_[a-z0-9_]+)/g)].map(
+        (m) => m[1]!.replace(/_(bucket|count|sum)$/, ''),
+      ),
+    );
+    for (const name of used) assert.ok(exposed.has(name), `${name} is used but not exposed`);
+    for (const { title, expr } of exprs) {
+      const concrete = expr
+        .replaceAll('$__rate_interval', '1m')
+        .replaceAll('$instance', '.*')
+        .replaceAll('$job', 'pop3d');
+      const reply = await http(promPort, 'GET', `/api/v1/query?query=${encodeURIComponent(concrete)}`);
+      assert.equal(reply.status, 200, `${title}: ${concrete}: ${reply.body}`);
+    }
   });
 
   it('the metrics listener answers nothing but GET and HEAD /metrics', async () => {
