@@ -31,6 +31,8 @@ export interface Pop3dOptions {
   cpuProfileDir?: string;
   /** Let SIGUSR2 write a heap snapshot (`node --heapsnapshot-signal`) into this directory. */
   heapSnapshotDir?: string;
+  /** Serve --metrics-listen on 127.0.0.1 at this port (for --scrape-metrics). */
+  metricsPort?: number;
 }
 
 /** The configuration the benchmark runs pop3d with; extra binds are added for scenario f. */
@@ -93,6 +95,7 @@ export class Pop3d {
       'bench.invalid',
       '--drain-seconds',
       '1',
+      ...(o.metricsPort ? ['--metrics-listen', `127.0.0.1:${o.metricsPort}`] : []),
     ];
     const [file, ...args] = asUser(node, o.nofile, o.account);
     const child = (

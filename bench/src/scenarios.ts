@@ -8,6 +8,7 @@ import type { Target } from './pop3-client';
 import { userName, type Window } from './protocol';
 import { mergeCounts, quantile, sum } from './stats';
 import type { WorkerPool } from './workers';
+import { scrapeWhile } from './scraper';
 
 export type ServerId = 'pop3d' | 'dovecot-default' | 'dovecot-performance';
 
@@ -18,6 +19,8 @@ export interface ServerUnderTest {
   restart(): Promise<void>;
   plain: Target;
   secure: Target;
+  /** pop3d's --metrics-listen port, when it has one. */
+  metricsPort?: number;
 }
 
 export interface Settings {
@@ -36,6 +39,8 @@ export interface Settings {
   bigMailboxMessages: number;
   /** Admin applies in scenario f. */
   applies: number;
+  /** Scrape pop3d's /metrics this often (milliseconds) during a and d; 0: never. */
+  scrapeEveryMs: number;
 }
 
 export interface Context {
@@ -147,6 +152,10 @@ function slotsOf(ctx: Context, worker: number): number[] {
 export async function fullSessions(ctx: Context, server: ServerUnderTest, secure: boolean): Promise<Outcome> {
   const window = newWindow(ctx);
   const cpu = cpuOverWindow(ctx, server, window);
+  const scrapes =
+    ctx.settings.scrapeEveryMs > 0 && server.metricsPort !== undefined
+      ? scrapeWhile(server.metricsPort, ctx.settings.scrapeEveryMs, window)
+      : undefined;
   const results = await ctx.pool.all<'sessions'>((i) => ({
     kind: 'sessions',
     target: secure ? server.secure : server.plain,
@@ -157,6 +166,7 @@ export async function fullSessions(ctx: Context, server: ServerUnderTest, secure
     window,
   }));
   const c = await cpu;
+  const scraped = await scrapes;
   const completed = sum(results.map((r) => r.completed));
   const latencies = results.flatMap((r) => r.latencies);
   const errors: Record<string, number> = {};
@@ -168,6 +178,7 @@ export async function fullSessions(ctx: Context, server: ServerUnderTest, secure
       p50: quantile(latencies, 0.5),
       p99: quantile(latencies, 0.99),
       sessions: completed,
+      ...(scraped && { scrapes: scraped.scrapes, scrapeFailures: scraped.failures }),
       ...cpuFigures(c),
     },
     errors,

@@ -40,7 +40,7 @@ describe('permit 127.0.0.0/29, deny 127.0.0.5', () => {
     assert.ok((status.counters.refusedByRule['127.0.0.5'] ?? 0) >= 2);
     assert.ok((status.counters.refusedByRule.permit ?? 0) >= 2);
     const metrics = await daemon.admin('GET', '/metrics');
-    assert.match(metrics.text, /^pop3d_connections_refused_total\{rule="127\.0\.0\.5"\} [1-9]/m);
+    assert.match(metrics.text, /^pop3d_connections_refused_total\{rule="127\.0\.0\.5",reason="deny"\} [1-9]/m);
   });
 });
 

@@ -101,14 +101,18 @@ export class ConfigController {
   ): Promise<void> {
     this.generation = generation - 1;
     this.owner = owner;
-    await this.serialized(() => this.applyLocked(config, undefined, persist, KEEP_OWNER));
+    await this.serialized(() =>
+      this.server.metrics.timeApply(() => this.applyLocked(config, undefined, persist, KEEP_OWNER)),
+    );
   }
 
   async apply(input: unknown, ifMatch: string | undefined, owner: OwnerRequest = KEEP_OWNER): Promise<ApplyOutcome> {
-    return this.serialized(async () => {
-      const config = this.validated(input);
-      return this.applyLocked(config, ifMatch, true, owner);
-    });
+    return this.serialized(() =>
+      this.server.metrics.timeApply(async () => {
+        const config = this.validated(input);
+        return this.applyLocked(config, ifMatch, true, owner);
+      }),
+    );
   }
 
   async validate(input: unknown): Promise<ValidateOutcome> {

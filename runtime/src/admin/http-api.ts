@@ -7,9 +7,9 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Logger } from '../log';
 import { AdminError } from './errors';
 import type { ConfigController } from './config-controller';
-import { renderMetrics } from './metrics';
 import { INSTANCE_ID_HEADER } from './instance-id';
 import { IF_OWNER_HEADER, OWNER_HEADER, ownerChangeOf, ownerHeaderValue } from './owner';
+import type { DaemonMetrics } from '../observability/metrics';
 import type { StatusReport } from './status';
 
 /** Largest request body accepted, in bytes: a config with a PEM chain is a few KB. */
@@ -26,12 +26,14 @@ interface Reply {
 export interface AdminApiDeps {
   controller: ConfigController;
   status: () => StatusReport;
+  /** The same registry --metrics-listen serves. */
+  metrics: DaemonMetrics;
   log: Logger;
   /** The daemon's identity (instance-id.ts), sent with the configuration as `Pop3d-Instance-Id`. */
   instanceId: string;
 }
 
-export function createAdminApi({ controller, status, log, instanceId }: AdminApiDeps): Server {
+export function createAdminApi({ controller, status, metrics, log, instanceId }: AdminApiDeps): Server {
   const routes: Record<string, Record<string, Handler>> = {
     '/v1/config': {
       GET: async () => {
@@ -80,9 +82,9 @@ export function createAdminApi({ controller, status, log, instanceId }: AdminApi
     },
     '/metrics': {
       GET: async () => ({
-        body: renderMetrics(status()),
+        body: await metrics.render(),
         text: true,
-        headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' },
+        headers: { 'Content-Type': metrics.contentType },
       }),
     },
   };

@@ -21,6 +21,7 @@ import { BatchedLogStream } from '../log-batch';
 import { MaildirStore } from '../maildir';
 import { DovecotUidls } from '../maildir/dovecot-uidls';
 import { compileUidlFormat, DEFAULT_UIDL_FORMAT, UidlFormatError } from '../maildir/uidl-format';
+import { listenForMetrics, parseListenAddress } from '../observability/metrics-listener';
 import { Pop3Server } from '../server/pop3-server';
 import { LoginThrottle, PasswdFileDatabase, PostgresUserDatabase, type UserDatabase, loadUserDbConfig } from '../users';
 import { VERSION } from '../version';
@@ -30,7 +31,7 @@ const DEFAULT_DRAIN_SECONDS = 10;
 
 const USAGE = `usage: pop3d --config <file.json> (--users <passwd-file> | --userdb <file.json>) --maildir-root <dir>
              --state-dir <dir> [--admin-socket <path>] [--drain-seconds <n>] [--hostname <name>]
-             [--uidl maildir|dovecot] [--uidl-format <pop3_uidl_format>]
+             [--uidl maildir|dovecot] [--uidl-format <pop3_uidl_format>] [--metrics-listen <address:port>]
        pop3d --demo        run on the embedded demo configuration (loopback, ports ${1110}/${1995})
        pop3d --version
 
@@ -38,7 +39,8 @@ The Maildir of user u is <maildir-root>/u/Maildir. --config seeds the first star
 after that the configuration last applied through the admin API (kept in --state-dir) wins.
 Without --admin-socket the socket is <state-dir>/admin.sock.
 --uidl dovecot gives the UIDLs Dovecot's POP3 gives (from dovecot-uidlist, Dovecot's default
-pop3_uidl_format %08Xu%08Xv, or --uidl-format); the default, --uidl maildir, the Maildir unique names.`;
+pop3_uidl_format %08Xu%08Xv, or --uidl-format); the default, --uidl maildir, the Maildir unique names.
+--metrics-listen serves GET /metrics (Prometheus text) over plain HTTP, nothing else.`;
 
 class UsageError extends Error {}
 
@@ -51,6 +53,8 @@ interface Options {
   adminSocket: string;
   drainSeconds: number;
   hostname: string;
+  /** --metrics-listen, as given (checked by parseListenAddress). */
+  metricsListen?: string;
   demo: boolean;
   /** --uidl dovecot: the pop3_uidl_format to give UIDLs with; undefined for the Maildir unique names. */
   dovecotUidlFormat?: string;
@@ -70,6 +74,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
       hostname: { type: 'string' },
       uidl: { type: 'string' },
       'uidl-format': { type: 'string' },
+      'metrics-listen': { type: 'string' },
       demo: { type: 'boolean' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -81,6 +86,14 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
   const drainSeconds = values['drain-seconds'] === undefined ? DEFAULT_DRAIN_SECONDS : Number(values['drain-seconds']);
   if (!(drainSeconds >= 0)) throw new UsageError('--drain-seconds must be a number of seconds');
   const dovecotUidlFormat = uidlFormat(values.uidl, values['uidl-format']);
+  const metricsListen = values['metrics-listen'];
+  if (metricsListen !== undefined) {
+    try {
+      parseListenAddress(metricsListen);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
   if (values.demo) {
     const demo = await ensureDemo();
     return {
@@ -91,6 +104,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
       adminSocket: values['admin-socket'] ?? demo.adminSocket,
       drainSeconds,
       hostname: values.hostname ?? 'localhost',
+      metricsListen,
       demo: true,
       dovecotUidlFormat,
     };
@@ -111,6 +125,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
     adminSocket: resolve(values['admin-socket'] ?? join(stateDir, 'admin.sock')),
     drainSeconds,
     hostname: values.hostname ?? hostname(),
+    metricsListen,
     demo: false,
     dovecotUidlFormat,
   };
@@ -243,6 +258,13 @@ async function run(options: Options, log: Logger): Promise<void> {
     },
   });
   const controller = new ConfigController(server, store, log);
+  server.metrics.watch({
+    version: VERSION,
+    startedAt: server.startedAt,
+    listeners: () => server.listenerStatus().map((m) => m.key),
+    generation: () => controller.currentGeneration,
+    applies: () => controller.applyCounts,
+  });
   try {
     await controller.start(config, generation, !persisted, owner);
   } catch (error) {
@@ -255,14 +277,18 @@ async function run(options: Options, log: Logger): Promise<void> {
     controller,
     status: () => statusReport(server, controller, VERSION, instanceId),
     instanceId,
+    metrics: server.metrics,
     log,
   });
   await listenOnUnixSocket(admin, options.adminSocket);
+  const metricsServer =
+    options.metricsListen === undefined ? undefined : await listenForMetrics(server.metrics, options.metricsListen);
   log.info('pop3d.ready', {
     version: VERSION,
     instanceId,
     pid: process.pid,
     adminSocket: options.adminSocket,
+    metricsListen: options.metricsListen,
     listeners: server.listenerStatus().map((m) => m.key),
     generation: controller.currentGeneration,
   });
@@ -274,6 +300,7 @@ async function run(options: Options, log: Logger): Promise<void> {
     stopping = true;
     log.info('pop3d.draining', { signal, sessions: server.openSessions().size, graceSeconds: options.drainSeconds });
     admin.close();
+    metricsServer?.close();
     void server.shutdown(options.drainSeconds * 1000).then(() => {
       log.info('pop3d.stopped', { signal });
       // Give the terminated sessions' last lines a moment to flush.

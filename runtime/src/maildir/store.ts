@@ -680,10 +680,11 @@ export class MaildirStore implements MailStore {
  * inside the root are the Maildir code's concern). Throws
  * InvalidMaildirPathError.
  */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_MAILDIR_CHAR = /[\u0000-\u001f\u007f\\]/;
+
 export function maildirBelowRoot(root: string, maildir: string): string {
-  // eslint-disable-next-line no-control-regex
-  const bad =
-    maildir === '' || Buffer.byteLength(maildir) > MAX_MAILDIR_PATH || /[\u0000-\u001f\u007f\\]/.test(maildir);
+  const bad = maildir === '' || Buffer.byteLength(maildir) > MAX_MAILDIR_PATH || UNSAFE_MAILDIR_CHAR.test(maildir);
   const segments = maildir.split('/').filter((s) => s !== '');
   if (bad || maildir.startsWith('/') || segments.length === 0 || segments.some((s) => s === '.' || s === '..'))
     throw new InvalidMaildirPathError(maildir);

@@ -23,6 +23,7 @@ import {
 } from '../maildir/index.js';
 import type { LoginThrottle, UserDatabase } from '../users/index.js';
 import { guardEstablishedTls } from '../tls/established-session.js';
+import type { CommandCounter, DaemonMetrics } from '../observability/metrics.js';
 import { LINE_TOO_LONG, type LineItem, LineReader } from './line-reader.js';
 import { decodePlainResponse } from './sasl-plain.js';
 
@@ -43,6 +44,8 @@ export interface SessionEnvironment {
   users: UserDatabase;
   loginThrottle: LoginThrottle;
   log: Logger;
+  /** Where the session counts what it does (see observability/metrics.ts). */
+  metrics: DaemonMetrics;
   /** Named in the greeting. */
   hostname: string;
 }
@@ -168,6 +171,7 @@ export class Pop3Session extends EventEmitter {
   private readonly env: SessionEnvironment;
   private log: Logger;
   private readonly reader = new LineReader();
+  private readonly replies: CommandCounter;
   private readonly loopback: boolean;
   private secure: boolean;
 
@@ -213,6 +217,7 @@ export class Pop3Session extends EventEmitter {
     this.peerAddress = info.peerAddress;
     this.loopback = isLoopback(info.peerAddress);
     this.secure = info.implicitTls;
+    this.replies = env.metrics.commandCounter();
     this.log = env.log.child({
       session: (nextSessionId++).toString(36),
       peer: info.peerAddress,
@@ -375,6 +380,7 @@ export class Pop3Session extends EventEmitter {
 
   private send(line: string): void {
     if (this.closing || this._state === 'CLOSED' || this.socket.writableEnded) return;
+    this.replies.reply(line);
     this.socket.write(line + '\r\n');
   }
 
@@ -539,6 +545,7 @@ export class Pop3Session extends EventEmitter {
     }
     const verb = verbBytes.toString('latin1').toUpperCase();
     const command = Pop3Session.COMMANDS.get(verb);
+    this.replies.command(command === undefined ? 'other' : verb);
     if (command === undefined) {
       this.bad('-ERR Unknown command');
       return;
@@ -736,6 +743,7 @@ export class Pop3Session extends EventEmitter {
     if (!result.ok) {
       const delayMs = this.env.loginThrottle.recordFailure(this.peerAddress, this.env.settings().limits);
       this.log.info('login_failed', { user: logName(user), mechanism, reason: result.reason, delayMs });
+      this.env.metrics.loginFailed(mechanism, delayMs);
       await this.sleep(delayMs);
       this.send(AUTH_FAILED);
       return;
@@ -743,7 +751,7 @@ export class Pop3Session extends EventEmitter {
 
     let mailbox: Mailbox;
     try {
-      mailbox = await this.env.mailstore.open(user, result.maildir);
+      mailbox = await this.env.metrics.timeMaildirScan(() => this.env.mailstore.open(user, result.maildir));
     } catch (err) {
       if (this.gone) return;
       // RFC 1939 section 4: "After returning a negative status indicator, the
@@ -769,6 +777,7 @@ export class Pop3Session extends EventEmitter {
     this.mailbox = mailbox;
     this._user = user;
     this._state = 'TRANSACTION';
+    this.env.metrics.loginSucceeded(mechanism);
     this.log = this.log.child({ user: logName(user) });
     this.log.info('login', {
       mechanism,
@@ -818,9 +827,13 @@ export class Pop3Session extends EventEmitter {
         this.paused = false;
         this.log.info('starttls', { protocol: secure.getProtocol() });
         guardEstablishedTls(secure, (error) => this.log.info('tls_session_error', { reason: error.message }));
+        this.env.metrics.tlsHandshakeSucceeded(secure.getProtocol());
         resolve();
       });
-      secure.once('close', () => resolve());
+      secure.once('close', () => {
+        if (this.tlsStarting) this.env.metrics.tlsHandshakeFailed(false);
+        resolve();
+      });
     });
   }
 
@@ -929,6 +942,7 @@ export class Pop3Session extends EventEmitter {
     }
     this.streaming = false;
     if (this.gone) return;
+    this.replies.reply('+OK');
     // RFC 1939 section 3: "a multi-line response is terminated with the five
     // octets "CRLF.CRLF"" (the message always ends with CRLF here).
     socket.write((writer.prefix ?? '') + '.\r\n');
@@ -1005,6 +1019,7 @@ export class Pop3Session extends EventEmitter {
       this.mailbox = undefined;
     }
     this.log.info('quit', { deleted: indices.length - failed, failed });
+    this.env.metrics.messagesDeleted(indices.length - failed);
     if ((this._state as SessionState) === 'CLOSED') return;
     // RFC 1939 section 6, possible responses: "-ERR some deleted messages not removed".
     if (failed > 0) this.finish('-ERR Some deleted messages not removed');

@@ -22,6 +22,7 @@ import { loadTlsContext } from '../tls/tls-context';
 import { refuseConnection } from './refuse-connection';
 import { readProxyHeader } from '../proxy/read-proxy-header';
 import type { Logger } from '../log';
+import { DaemonMetrics, refusalReason } from '../observability/metrics';
 
 /**
  * How long an implicit-TLS client may take to finish its handshake, in
@@ -70,8 +71,10 @@ export type PrepareResult =
   | { ok: false; kind: 'bind'; error: BindError };
 
 export interface Pop3ServerOptions {
-  environment: Omit<SessionEnvironment, 'settings' | 'secureContext'>;
+  environment: Omit<SessionEnvironment, 'settings' | 'secureContext' | 'metrics'>;
   log: Logger;
+  /** The daemon's series; default a registry of this server's own. */
+  metrics?: DaemonMetrics;
 }
 
 export class Pop3Server {
@@ -90,11 +93,14 @@ export class Pop3Server {
     sessionsClosed: 0,
   };
   readonly startedAt = Date.now();
+  readonly metrics: DaemonMetrics;
 
   constructor(private readonly options: Pop3ServerOptions) {
     this.listeners = new ListenerManager((socket, managed) => this.accept(socket, managed));
+    this.metrics = options.metrics ?? new DaemonMetrics();
     this.environment = {
       ...options.environment,
+      metrics: this.metrics,
       settings: () => this.active().settings,
       secureContext: () => this.state?.secureContext,
     };
@@ -192,6 +198,7 @@ export class Pop3Server {
   private refuse(socket: Socket, managed: ManagedListener, rule: string, line?: string): void {
     this.counters.refusedByRule[rule] = (this.counters.refusedByRule[rule] ?? 0) + 1;
     managed.counters.refused += 1;
+    this.metrics.countRefusal(rule, refusalReason(rule), managed.key);
     refuseConnection(socket, line);
   }
 
@@ -277,10 +284,12 @@ export class Pop3Server {
     this.connectionsPerIp.set(ipKey, fromThisIp + 1);
     this.counters.connectionsAccepted += 1;
     managed.counters.accepted += 1;
+    this.metrics.connectionAccepted(managed.key);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
+      this.metrics.connectionClosed();
       this.connections -= 1;
       const left = (this.connectionsPerIp.get(ipKey) ?? 1) - 1;
       if (left === 0) this.connectionsPerIp.delete(ipKey);
@@ -305,6 +314,7 @@ export class Pop3Server {
       handshakeFailed = true;
       clearTimeout(handshakeTimer);
       this.counters.tlsHandshakeFailures += 1;
+      this.metrics.tlsHandshakeFailed(true);
       this.options.log.info('tls.handshake_failed', { peer, listener: managed.key, reason: error?.message });
       secure.destroy();
       release();
@@ -319,7 +329,8 @@ export class Pop3Server {
         this.counters.tlsSessionErrors += 1;
         this.options.log.info('tls.session_error', { peer, listener: managed.key, reason: error.message });
       });
-      this.startSession(secure, peer, true, managed.key, release);
+      this.metrics.tlsHandshakeSucceeded(secure.getProtocol());
+      this.startSession(secure, peer, true, managed.key, release, socket);
     });
   }
 
@@ -329,10 +340,14 @@ export class Pop3Server {
     implicitTls: boolean,
     listener: string,
     release: () => void,
+    /** The TCP socket under a TLS one: what it wrote is what went on the wire. */
+    wire: Socket = socket,
   ): void {
     const session = new Pop3Session(socket, this.environment, { peerAddress: peer, implicitTls, listener });
     this.sessions.add(session);
+    const ended = this.metrics.sessionStarted();
     session.once('close', () => {
+      ended(session.user !== undefined, wire.bytesWritten);
       this.sessions.delete(session);
       this.counters.sessionsClosed += 1;
       release();

@@ -11,6 +11,7 @@ import * as tls from 'node:tls';
 import { DEFAULT_LIMITS, type Limits } from '@pop3-iac/schema';
 import { createLogger } from '../../src/log.js';
 import { MaildirStore } from '../../src/maildir/index.js';
+import { DaemonMetrics } from '../../src/observability/metrics.js';
 import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../../src/pop3/index.js';
 import { LoginThrottle, PasswdFileDatabase } from '../../src/users/index.js';
 import { makeTempDir, removeTempDir } from './maildir.js';
@@ -54,6 +55,8 @@ export interface Harness {
   sessions: Set<Pop3Session>;
   store: MaildirStore;
   throttle: LoginThrottle;
+  /** The sessions' series (commands, logins, deletions); not the connection-level ones, which Pop3Server counts. */
+  metrics: DaemonMetrics;
   /** Connects a client and checks the greeting. */
   connect(opts?: { tls?: boolean; host?: string }): Promise<Pop3TestClient>;
   /** Connects and logs in with USER/PASS (asserting +OK). */
@@ -86,6 +89,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const secureContext = opts.cert ? tls.createSecureContext({ key: opts.cert.key, cert: opts.cert.cert }) : undefined;
   const store = new MaildirStore({ root, log });
   const throttle = new LoginThrottle();
+  const metrics = new DaemonMetrics();
   const env: SessionEnvironment = {
     settings: () => settings,
     secureContext: () => secureContext,
@@ -93,6 +97,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     users: new PasswdFileDatabase(passwdFile, log),
     loginThrottle: throttle,
     log,
+    metrics,
     hostname: 'pop3.test',
   };
   const sessions = new Set<Pop3Session>();
@@ -130,6 +135,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     sessions,
     store,
     throttle,
+    metrics,
     async connect(c = {}) {
       const { client, greeting } = await Pop3TestClient.connect(port, { tls: c.tls ?? opts.implicitTls, host: c.host });
       if (greeting !== '+OK pop3.test POP3 server ready') throw new Error(`unexpected greeting ${greeting}`);
