@@ -11,6 +11,7 @@ import { formatIssues, parseConfig, type CanonicalConfig } from '@pop3-iac/schem
 import { ConfigController } from '../admin/config-controller';
 import { ConfigStore } from '../admin/config-store';
 import { loadOrCreateInstanceId } from '../admin/instance-id';
+import { lockStateDir } from '../admin/state-dir-lock';
 import { createAdminApi } from '../admin/http-api';
 import { statusReport } from '../admin/status';
 import { listenOnUnixSocket } from '../admin/unix-socket';
@@ -167,6 +168,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
 }
 
 async function run(options: Options, log: Logger): Promise<void> {
+  // Before anything reads or writes the state directory (or the admin socket).
+  lockStateDir(options.stateDir);
   const users = new PasswdFileDatabase(options.users, log);
   // Read once now so a missing or unreadable users file stops the start, not the first login.
   await users.current();
