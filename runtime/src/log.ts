@@ -57,6 +57,9 @@ const REDACTED_KEYS: ReadonlySet<string> = new Set([
 /** Depth beyond which nested values are summarised instead of walked. */
 const MAX_DEPTH = 4;
 
+/** U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR, written escaped. */
+const LINE_SEPARATORS = /[\u2028\u2029]/g;
+
 /** Answers of isRedactedKey, by field name: names come from code, so few; bounded all the same. */
 const redactedKeyCache = new Map<string, boolean>();
 const REDACTED_KEY_CACHE_MAX = 1024;
@@ -144,6 +147,9 @@ class JsonLogger implements Logger {
     } catch {
       line = JSON.stringify({ ts: record.ts, level, event, logError: 'unserialisable fields' });
     }
+    // JSON allows U+2028 and U+2029 raw in strings, but JavaScript (before ES2019) and many
+    // line-oriented tools take them as line breaks: one event would read as two lines.
+    line = line.replace(LINE_SEPARATORS, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029'));
     try {
       this.stream.write(line + '\n');
     } catch {

@@ -6,7 +6,6 @@
 import { z } from 'zod';
 import {
   ANY_ADDRESS,
-  bindsOverlap,
   canonicalBindAddress,
   parseBindEntryText,
   sortBinds,
@@ -14,12 +13,22 @@ import {
   type BindEntry,
 } from './binds';
 import { parseAccessPattern } from './access';
+import { BindIndex } from './bind-index';
 import { limitsSchema } from './limits';
 import { checkTlsMaterial } from './tls-material';
 import type { Bind, CanonicalConfig, TlsConfig } from './types';
 
 export const DEFAULT_PORT = 110;
 export const DEFAULT_SSL_PORT = 995;
+/** Most entries in `binds` or in `ssl.binds`: far more addresses than a host has, few enough to check at once. */
+export const MAX_BINDS = 1000;
+/** Most patterns in `permit` or in `deny` (each connection is checked against them). */
+export const MAX_ACCESS_PATTERNS = 10_000;
+
+/** The error for a list over its cap, before any entry is parsed. */
+function tooMany(ctx: z.RefinementCtx, count: number, max: number, what: string): void {
+  ctx.addIssue({ code: 'custom', message: `has ${count} ${what}; at most ${max} are allowed` });
+}
 
 const portSchema = (fallback: number) =>
   z
@@ -65,6 +74,11 @@ const bindListSchema = z
         });
         return [];
       }
+      const count = input.split(',').length;
+      if (count > MAX_BINDS) {
+        tooMany(ctx, count, MAX_BINDS, 'binds');
+        return [];
+      }
       const { entries: parsed, problems } = splitBindText(input);
       for (const problem of problems) {
         ctx.addIssue({
@@ -76,6 +90,10 @@ const bindListSchema = z
       if (problems.length > 0) return [];
       entries = parsed;
     } else {
+      if (input.length > MAX_BINDS) {
+        tooMany(ctx, input.length, MAX_BINDS, 'binds');
+        return [];
+      }
       entries = input.map((item, index) => {
         if (typeof item !== 'string') return item;
         const parsed = parseBindEntryText(item.trim());
@@ -125,6 +143,10 @@ const accessListSchema = z
   })
   .transform((input, ctx): string[] => {
     const patterns = typeof input === 'string' ? input.split(',').filter((p) => p.trim() !== '') : input;
+    if (patterns.length > MAX_ACCESS_PATTERNS) {
+      tooMany(ctx, patterns.length, MAX_ACCESS_PATTERNS, 'patterns');
+      return [];
+    }
     const canonical = new Set<string>();
     patterns.forEach((pattern, index) => {
       const range = parseAccessPattern(pattern);
@@ -288,9 +310,11 @@ function rejectBindConflicts(input: unknown, ctx: z.RefinementCtx): void {
   reportConflicts(binds, ['binds'], ctx);
   reportConflicts(sslBinds, ['ssl', 'binds'], ctx);
   if (ssl.enabled !== true) return;
+  const plainIndex = new BindIndex();
+  for (const bind of binds) if (bind !== undefined) plainIndex.add(bind);
   for (const [index, sslBind] of sslBinds.entries()) {
     if (sslBind === undefined) continue;
-    const plain = binds.find((bind) => bind !== undefined && bindsOverlap(bind, sslBind));
+    const plain = plainIndex.firstOverlap(sslBind);
     if (plain) {
       ctx.addIssue({
         code: 'custom',
@@ -373,9 +397,11 @@ function describe(bind: Bind): string {
 // Binds are still in input order here, so a path names the entry as written;
 // the message also quotes the bind, since the text form has no visible indices.
 function reportConflicts(binds: Array<Bind | undefined>, path: Array<string | number>, ctx: z.RefinementCtx): void {
+  const seen = new BindIndex();
   binds.forEach((bind, index) => {
     if (bind === undefined) return;
-    const earlier = binds.slice(0, index).find((other) => other !== undefined && bindsOverlap(other, bind));
+    const earlier = seen.firstOverlap(bind);
+    seen.add(bind);
     if (earlier === undefined) return;
     const message =
       earlier.address === bind.address

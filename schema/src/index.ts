@@ -1,6 +1,14 @@
 export * from './types';
 export { parseConfig, canonicalize, formatIssues, formatPath, ConfigInvalidError, type ParseResult } from './parse';
-export { configSchema, configInputSchema, DEFAULT_PORT, DEFAULT_SSL_PORT, type ConfigInput } from './config-schema';
+export {
+  configSchema,
+  configInputSchema,
+  DEFAULT_PORT,
+  DEFAULT_SSL_PORT,
+  MAX_BINDS,
+  MAX_ACCESS_PATTERNS,
+  type ConfigInput,
+} from './config-schema';
 export { DEFAULT_LIMITS } from './limits';
 export { ANY_ADDRESS, renderBinds, splitBindText, canonicalBindAddress, bindsOverlap } from './binds';
 export { parseAccessPattern, compileAccessRules, type AccessMatcher, type AccessDecision } from './access';

@@ -11,6 +11,7 @@ import { formatIssues, parseConfig, type CanonicalConfig } from '@pop3-iac/schem
 import { ConfigController } from '../admin/config-controller';
 import { ConfigStore } from '../admin/config-store';
 import { loadOrCreateInstanceId } from '../admin/instance-id';
+import { lockStateDir } from '../admin/state-dir-lock';
 import { createAdminApi } from '../admin/http-api';
 import { parseOwner, type Owner } from '../admin/owner';
 import { statusReport } from '../admin/status';
@@ -237,6 +238,8 @@ async function openUsers(options: Options, log: Logger): Promise<UserDatabase> {
 }
 
 async function run(options: Options, log: Logger): Promise<void> {
+  // Before anything reads or writes the state directory (or the admin socket).
+  lockStateDir(options.stateDir);
   const users = await openUsers(options, log);
   const store = new ConfigStore(options.stateDir);
   const instanceId = await loadOrCreateInstanceId(options.stateDir);

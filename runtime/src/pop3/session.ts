@@ -9,6 +9,7 @@
  * time; while one is asynchronous (login, a message being streamed, QUIT's
  * deletions, STLS) the socket is paused and later commands wait.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -742,7 +743,9 @@ export class Pop3Session extends EventEmitter {
     if (this.gone) return;
     if (!result.ok) {
       const delayMs = this.env.loginThrottle.recordFailure(this.peerAddress, this.env.settings().limits);
-      this.log.info('login_failed', { user: logName(user), mechanism, reason: result.reason, delayMs });
+      // A name no user has is often a password typed into the wrong field: never logged as it is.
+      const logged = result.reason === 'unknown-user' ? unknownUserName(user) : logName(user);
+      this.log.info('login_failed', { user: logged, mechanism, reason: result.reason, delayMs });
       this.env.metrics.loginFailed(mechanism, delayMs);
       await this.sleep(delayMs);
       this.send(AUTH_FAILED);
@@ -1043,6 +1046,18 @@ function isTextWith8Bit(buf: Buffer): boolean {
     if (c < 0x20 || c === 0x7f) return false;
   }
   return true;
+}
+
+/** Key of unknownUserName's HMAC: made per process, so a logged tag cannot be checked against guesses offline. */
+const UNKNOWN_USER_KEY = randomBytes(32);
+
+/**
+ * How an unknown user name is logged: `unknown:` and 16 hex digits of an
+ * HMAC of it, so repeated attempts with one name can be told apart from
+ * others in one daemon's log without the name being written.
+ */
+function unknownUserName(user: string): string {
+  return `unknown:${createHmac('sha256', UNKNOWN_USER_KEY).update(user).digest('hex').slice(0, 16)}`;
 }
 
 function logName(user: string): string {

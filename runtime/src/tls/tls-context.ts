@@ -4,10 +4,10 @@
  * handshake; listeners ask for the current context at each handshake, which
  * is how a new certificate reaches new connections without a restart.
  */
-import { readFile } from 'node:fs/promises';
 import { constants } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { checkTlsMaterial, type ConfigIssue, type TlsConfig } from '@pop3-iac/schema';
+import { PemFileError, readPemFile } from './read-pem-file';
 
 export type TlsLoadResult = { ok: true; context: SecureContext } | { ok: false; issues: ConfigIssue[] };
 
@@ -15,7 +15,7 @@ export async function loadTlsContext(tls: TlsConfig): Promise<TlsLoadResult> {
   let certPem: string;
   let keyPem: string;
   if ('certFile' in tls) {
-    const [cert, key] = await Promise.allSettled([readFile(tls.certFile, 'utf8'), readFile(tls.keyFile, 'utf8')]);
+    const [cert, key] = await Promise.allSettled([readPemFile(tls.certFile), readPemFile(tls.keyFile)]);
     const issues: ConfigIssue[] = [];
     if (cert.status === 'rejected') issues.push(unreadable('tls.certFile', tls.certFile, cert.reason));
     if (key.status === 'rejected') issues.push(unreadable('tls.keyFile', tls.keyFile, key.reason));
@@ -46,6 +46,7 @@ export async function loadTlsContext(tls: TlsConfig): Promise<TlsLoadResult> {
 }
 
 function unreadable(path: string, file: string, reason: unknown): ConfigIssue {
+  if (reason instanceof PemFileError) return { path, code: 'tls_file', message: `"${file}" ${reason.message}` };
   const code = (reason as NodeJS.ErrnoException).code;
   const why =
     code === 'ENOENT'
