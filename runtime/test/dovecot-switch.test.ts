@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { popUidls, shareTree, startDovecot, type DovecotInstance } from './support/dovecot';
-import { freePort, removeDir, startReadyDaemon, writeMaildir, type Daemon } from './support/pop3d-process';
+import {
+  freePort,
+  POP3CTL_BIN,
+  POP3D_BIN,
+  removeDir,
+  startReadyDaemon,
+  writeMaildir,
+  type Daemon,
+} from './support/pop3d-process';
 
 const asRoot = process.getuid?.() === 0;
 const message = (subject: string) => `From: a@example.test\nSubject: ${subject}\n\nThis is ${subject}.\n`;
@@ -165,5 +173,40 @@ describe('moving POP3 from Dovecot to pop3d', () => {
     assert.match(fromPop3d.get('x')!, /^\d+\.0000000[12]-\d+\.M\d+P\d+/);
     assert.deepEqual(await popUidls(dovecot.pop3Port, 'ann', 'secret'), fromPop3d);
     assert.deepEqual(dovecot.errors(), []);
+  });
+
+  it('a --uidl or --uidl-format pop3d cannot honour stops the start (or the check) with an error naming the flag', async () => {
+    const { execa } = await import('execa');
+    const pop3d = (args: string[]) =>
+      execa(
+        'node',
+        [
+          POP3D_BIN,
+          '--users',
+          '/nonexistent',
+          '--maildir-root',
+          '/nonexistent',
+          '--state-dir',
+          '/nonexistent',
+          ...args,
+        ],
+        {
+          reject: false,
+        },
+      );
+    const bogus = await pop3d(['--uidl', 'courier']);
+    assert.equal(bogus.exitCode, 2);
+    assert.match(bogus.stderr, /--uidl must be maildir or dovecot/);
+    const md5 = await pop3d(['--uidl', 'dovecot', '--uidl-format', '%m']);
+    assert.equal(md5.exitCode, 2);
+    assert.match(md5.stderr, /--uidl-format "%m": variable "%m" is not supported/);
+    const alone = await pop3d(['--uidl-format', '%f']);
+    assert.equal(alone.exitCode, 2);
+    assert.match(alone.stderr, /--uidl-format needs --uidl dovecot/);
+    const check = await execa('node', [POP3CTL_BIN, 'uidl-check', '/nonexistent', '--dovecot-format', '%g'], {
+      reject: false,
+    });
+    assert.equal(check.exitCode, 2);
+    assert.match(check.stderr, /uidl-check: --dovecot-format "%g"/);
   });
 });

@@ -27,7 +27,7 @@ export async function uidlCheckCommand(
   const dovecotFormat = flags['dovecot-format'] ?? DEFAULT_UIDL_FORMAT;
   const pop3dFormat = flags['uidl-format'] ?? dovecotFormat;
   try {
-    compileUidlFormat(dovecotFormat);
+    compileUidlFormat(dovecotFormat, '--dovecot-format');
     compileUidlFormat(pop3dFormat);
   } catch (error) {
     if (!(error instanceof UidlFormatError)) throw error;

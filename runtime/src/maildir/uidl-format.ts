@@ -30,8 +30,8 @@ export const DEFAULT_UIDL_FORMAT = '%08Xu%08Xv';
 /** A format Dovecot would expand but pop3d does not, or that is malformed. */
 export class UidlFormatError extends Error {
   readonly code = 'UIDL_FORMAT_INVALID';
-  constructor(format: string, reason: string) {
-    super(`--uidl-format ${JSON.stringify(format)}: ${reason}`);
+  constructor(format: string, reason: string, flag: string) {
+    super(`${flag} ${JSON.stringify(format)}: ${reason}`);
     this.name = 'UidlFormatError';
   }
 }
@@ -45,8 +45,8 @@ const LONG_NAMES: Record<string, keyof UidlVariables> = {
 };
 const SHORT_NAMES: Record<string, keyof UidlVariables> = { u: 'uid', v: 'uidValidity', f: 'filename' };
 
-/** Parses `format` once; the result expands it per message. Throws UidlFormatError. */
-export function compileUidlFormat(format: string): (vars: UidlVariables) => string {
+/** Parses `format` (given as `flag`) once; the result expands it per message. Throws UidlFormatError. */
+export function compileUidlFormat(format: string, flag = '--uidl-format'): (vars: UidlVariables) => string {
   const parts: Part[] = [];
   const re = /%(?:(%)|(0)?(\d+)?([XLU]*)(?:\{([a-z]+)\}|([a-zA-Z])))/y;
   let literal = '';
@@ -58,7 +58,7 @@ export function compileUidlFormat(format: string): (vars: UidlVariables) => stri
     }
     re.lastIndex = i;
     const m = re.exec(format);
-    if (m === null) throw new UidlFormatError(format, `malformed variable at offset ${i}`);
+    if (m === null) throw new UidlFormatError(format, `malformed variable at offset ${i}`, flag);
     i = re.lastIndex;
     if (m[1] !== undefined) {
       literal += '%';
@@ -66,8 +66,9 @@ export function compileUidlFormat(format: string): (vars: UidlVariables) => stri
     }
     const name = m[5] !== undefined ? LONG_NAMES[m[5]] : SHORT_NAMES[m[6]!];
     if (name === undefined)
-      throw new UidlFormatError(format, `variable ${JSON.stringify(m[0])} is not supported (use %u, %v or %f)`);
-    if (m[2] !== undefined && m[3] === undefined) throw new UidlFormatError(format, `${m[0]} has a 0 without a width`);
+      throw new UidlFormatError(format, `variable ${JSON.stringify(m[0])} is not supported (use %u, %v or %f)`, flag);
+    if (m[2] !== undefined && m[3] === undefined)
+      throw new UidlFormatError(format, `${m[0]} has a 0 without a width`, flag);
     if (literal !== '') parts.push(literal);
     literal = '';
     parts.push({
@@ -79,7 +80,7 @@ export function compileUidlFormat(format: string): (vars: UidlVariables) => stri
   }
   if (literal !== '') parts.push(literal);
   if (!parts.some((p) => typeof p !== 'string'))
-    throw new UidlFormatError(format, 'names no variable: every message would get the same UIDL');
+    throw new UidlFormatError(format, 'names no variable: every message would get the same UIDL', flag);
   return (vars) => {
     let out = '';
     for (const p of parts) out += typeof p === 'string' ? p : expand(p, vars);

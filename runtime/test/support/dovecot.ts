@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { once } from 'node:events';
 import { connect } from 'node:net';
 import type { ResultPromise } from 'execa' with { 'resolution-mode': 'import' };
 import { freePort } from './pop3d-process';
@@ -153,19 +154,17 @@ ${opts.extraConf ?? ''}
   };
 }
 
-function greets(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('data', (chunk: Buffer) =>
-      done(chunk.toString('latin1').startsWith('+OK') || chunk.toString('latin1').startsWith('* OK')),
-    );
-    socket.once('error', () => done(false));
-  });
+/** Whether something on `port` sends a POP3 (`+OK`) or IMAP (`* OK`) greeting within a second. */
+async function greets(port: number): Promise<boolean> {
+  const socket = connect({ host: '127.0.0.1', port });
+  try {
+    const [chunk] = (await once(socket, 'data', { signal: AbortSignal.timeout(1000) })) as [Buffer];
+    return /^(\+OK|\* OK)/.test(chunk.toString('latin1'));
+  } catch {
+    return false;
+  } finally {
+    socket.destroy();
+  }
 }
 
 const POP_SCRIPT = `
