@@ -1,5 +1,6 @@
 /**
- * What other packages use of the runtime: the admin API client. (The daemon
- * itself is started through bin/pop3d.js, not imported.)
+ * What other packages use of the runtime: the admin API client (from
+ * @pop3-iac/admin-client, re-exported so existing imports keep working). The
+ * daemon itself is started through bin/pop3d.js, not imported.
  */
-export { adminRequest, ADMIN_TIMEOUT_MS, DaemonUnreachableError, type AdminResponse } from './cli/admin-client';
+export * from '@pop3-iac/admin-client';

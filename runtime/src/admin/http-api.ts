@@ -1,10 +1,13 @@
 /**
- * The admin API: HTTP/1.1 over a Unix domain socket. Routes are one table
+ * The admin API: HTTP/1.1 over the Unix socket and, when started with
+ * --admin-listen, over TLS (tls-listener.ts hands its connections here, so
+ * both serve the same routes and codes). Routes are one table
  * (path -> method -> handler); every error body is `{code, message, issues?}`
  * with the status of its code (errors.ts).
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../log';
+import { UNIX_IDENTITY, type AdminIdentity, type ApplyHistory } from './apply-history';
 import { AdminError } from './errors';
 import type { ConfigController } from './config-controller';
 import { renderMetrics } from './metrics';
@@ -25,9 +28,27 @@ export interface AdminApiDeps {
   controller: ConfigController;
   status: () => StatusReport;
   log: Logger;
+  history: ApplyHistory;
+  /** Who sent a request; default: everyone is the socket's own user. */
+  identify?: (request: IncomingMessage) => AdminIdentity;
 }
 
-export function createAdminApi({ controller, status, log }: AdminApiDeps): Server {
+export function createAdminApi({
+  controller,
+  status,
+  log,
+  history,
+  identify = () => UNIX_IDENTITY,
+}: AdminApiDeps): Server {
+  /** PUT and POST change or plan a change: a reader certificate may do neither. */
+  const mayApply = (identity: AdminIdentity): void => {
+    if (!identity.mayApply)
+      throw new AdminError(
+        'forbidden',
+        `${identity.by} may only read: its certificate comes from --admin-reader-ca; apply with one from --admin-client-ca`,
+      );
+  };
+
   const routes: Record<string, Record<string, Handler>> = {
     '/v1/config': {
       GET: async () => {
@@ -38,7 +59,16 @@ export function createAdminApi({ controller, status, log }: AdminApiDeps): Serve
         };
       },
       PUT: async (request) => {
-        const outcome = await controller.apply(await readJson(request), header(request, 'if-match'));
+        const identity = identify(request);
+        let outcome;
+        try {
+          mayApply(identity);
+          outcome = await controller.apply(await readJson(request), header(request, 'if-match'));
+        } catch (error) {
+          history.record(identity, error instanceof AdminError ? error.code : 'internal', controller.currentGeneration);
+          throw error;
+        }
+        history.record(identity, outcome.applied ? 'applied' : 'unchanged', outcome.generation);
         return {
           body: {
             applied: outcome.applied,
@@ -53,7 +83,10 @@ export function createAdminApi({ controller, status, log }: AdminApiDeps): Serve
       },
     },
     '/v1/config/validate': {
-      POST: async (request) => ({ body: await controller.validate(await readJson(request)) }),
+      POST: async (request) => {
+        mayApply(identify(request));
+        return { body: await controller.validate(await readJson(request)) };
+      },
     },
     '/v1/status': {
       GET: async () => ({ body: status() }),

@@ -55,6 +55,12 @@ export function renderMetrics(status: StatusReport): string {
   metric('pop3d_tls_handshake_failures_total', 'counter', 'Implicit-TLS handshakes that failed.', [
     [{}, status.counters.tlsHandshakeFailures],
   ]);
+  metric(
+    'pop3d_admin_tls_handshake_failures_total',
+    'counter',
+    'Handshakes refused on --admin-listen: no client certificate, one from another CA, or not TLS 1.3.',
+    [[{}, status.counters.adminHandshakeFailures]],
+  );
   metric('pop3d_connections_open', 'gauge', 'Connections open now.', [[{}, status.sessions.connections]]);
   metric('pop3d_sessions_open', 'gauge', 'POP3 sessions open now, by state.', [
     [{ state: 'authorization' }, status.sessions.authorization],

@@ -1,18 +1,21 @@
 /**
  * pop3d: the daemon's command line. Seeds the first start from --config,
  * resumes the persisted configuration after that, serves POP3 on the
- * configured listeners and the admin API on a Unix socket, drains on SIGTERM.
+ * configured listeners and the admin API on a Unix socket (and, with
+ * --admin-listen, over mutual TLS), drains on SIGTERM.
  */
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatIssues, parseConfig, type CanonicalConfig } from '@pop3-iac/schema';
+import { ApplyHistory, UNIX_IDENTITY } from '../admin/apply-history';
 import { ConfigController } from '../admin/config-controller';
 import { ConfigStore } from '../admin/config-store';
 import { loadOrCreateInstanceId } from '../admin/instance-id';
 import { createAdminApi } from '../admin/http-api';
 import { statusReport } from '../admin/status';
+import { AdminTlsListener, parseListenAddress, type AdminTlsOptions } from '../admin/tls-listener';
 import { listenOnUnixSocket } from '../admin/unix-socket';
 import { demoInstructions, demoPaths, ensureDemo } from '../demo/demo-setup';
 import { createLogger, type Logger } from '../log';
@@ -27,12 +30,16 @@ const DEFAULT_DRAIN_SECONDS = 10;
 
 const USAGE = `usage: pop3d --config <file.json> --users <passwd-file> --maildir-root <dir> --state-dir <dir>
              [--admin-socket <path>] [--drain-seconds <n>] [--hostname <name>]
+             [--admin-listen <address:port> --admin-tls-cert <file> --admin-tls-key <file>
+              --admin-client-ca <file> [--admin-reader-ca <file>]]
        pop3d --demo        run on the embedded demo configuration (loopback, ports ${1110}/${1995})
        pop3d --version
 
 The Maildir of user u is <maildir-root>/u/Maildir. --config seeds the first start;
 after that the configuration last applied through the admin API (kept in --state-dir) wins.
-Without --admin-socket the socket is <state-dir>/admin.sock.`;
+Without --admin-socket the socket is <state-dir>/admin.sock. --admin-listen also serves
+the admin API over TLS 1.3 to client certificates from --admin-client-ca (read and
+apply) or --admin-reader-ca (read only).`;
 
 class UsageError extends Error {}
 
@@ -45,6 +52,63 @@ interface Options {
   drainSeconds: number;
   hostname: string;
   demo: boolean;
+  adminTls?: AdminTlsFiles;
+}
+
+/** The --admin-listen flags, files not yet read. */
+interface AdminTlsFiles {
+  listen: { address: string; port: number };
+  cert: string;
+  key: string;
+  clientCa: string;
+  readerCa?: string;
+}
+
+const ADMIN_TLS_FLAGS = ['admin-tls-cert', 'admin-tls-key', 'admin-client-ca', 'admin-reader-ca'] as const;
+
+function adminTlsFiles(values: Record<string, string | boolean | undefined>): AdminTlsFiles | undefined {
+  const listen = values['admin-listen'] as string | undefined;
+  if (listen === undefined) {
+    const stray = ADMIN_TLS_FLAGS.filter((flag) => values[flag] !== undefined);
+    if (stray.length > 0) throw new UsageError(`${stray.map((f) => `--${f}`).join(', ')} need --admin-listen`);
+    return undefined;
+  }
+  const missing = ADMIN_TLS_FLAGS.slice(0, 3).filter((flag) => values[flag] === undefined);
+  if (missing.length > 0)
+    throw new UsageError(
+      `--admin-listen needs ${missing.map((f) => `--${f}`).join(', ')} (a client certificate is always required)`,
+    );
+  let address;
+  try {
+    address = parseListenAddress(listen);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const file = (flag: string) => resolve(values[flag] as string);
+  return {
+    listen: address,
+    cert: file('admin-tls-cert'),
+    key: file('admin-tls-key'),
+    clientCa: file('admin-client-ca'),
+    ...(values['admin-reader-ca'] === undefined ? {} : { readerCa: file('admin-reader-ca') }),
+  };
+}
+
+async function readAdminTls(files: AdminTlsFiles): Promise<AdminTlsOptions> {
+  const read = async (path: string, flag: string) => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (error) {
+      throw new Error(`cannot read --${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  };
+  return {
+    listen: files.listen,
+    certPem: await read(files.cert, 'admin-tls-cert'),
+    keyPem: await read(files.key, 'admin-tls-key'),
+    clientCaPem: await read(files.clientCa, 'admin-client-ca'),
+    ...(files.readerCa === undefined ? {} : { readerCaPem: await read(files.readerCa, 'admin-reader-ca') }),
+  };
 }
 
 async function parseOptions(argv: string[]): Promise<Options | 'version'> {
@@ -56,6 +120,11 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
       'maildir-root': { type: 'string' },
       'state-dir': { type: 'string' },
       'admin-socket': { type: 'string' },
+      'admin-listen': { type: 'string' },
+      'admin-tls-cert': { type: 'string' },
+      'admin-tls-key': { type: 'string' },
+      'admin-client-ca': { type: 'string' },
+      'admin-reader-ca': { type: 'string' },
       'drain-seconds': { type: 'string' },
       hostname: { type: 'string' },
       demo: { type: 'boolean' },
@@ -68,6 +137,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
   if (values.version) return 'version';
   const drainSeconds = values['drain-seconds'] === undefined ? DEFAULT_DRAIN_SECONDS : Number(values['drain-seconds']);
   if (!(drainSeconds >= 0)) throw new UsageError('--drain-seconds must be a number of seconds');
+  const adminTls = adminTlsFiles(values);
   if (values.demo) {
     const demo = await ensureDemo();
     return {
@@ -79,6 +149,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
       drainSeconds,
       hostname: values.hostname ?? 'localhost',
       demo: true,
+      ...(adminTls === undefined ? {} : { adminTls }),
     };
   }
   const missing = (['users', 'maildir-root', 'state-dir'] as const).filter((name) => values[name] === undefined);
@@ -93,6 +164,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
     drainSeconds,
     hostname: values.hostname ?? hostname(),
     demo: false,
+    ...(adminTls === undefined ? {} : { adminTls }),
   };
 }
 
@@ -193,17 +265,40 @@ async function run(options: Options, log: Logger): Promise<void> {
     throw new Error(`cannot start: ${(error as Error).message}${detail}`);
   }
 
+  const history = new ApplyHistory(log);
+  let tlsListener: AdminTlsListener | undefined;
+  let adminListen: { address: string; port: number } | undefined;
   const admin = createAdminApi({
     controller,
-    status: () => statusReport(server, controller, VERSION, instanceId),
+    status: () =>
+      statusReport(server, controller, VERSION, instanceId, {
+        recentApplies: () => history.recent(),
+        handshakeFailures: () => tlsListener?.handshakeFailures ?? 0,
+        ...(adminListen === undefined ? {} : { listen: adminListen }),
+      }),
     log,
+    history,
+    identify: (request) => tlsListener?.identityOf(request) ?? UNIX_IDENTITY,
   });
   await listenOnUnixSocket(admin, options.adminSocket);
+  if (options.adminTls) {
+    const tlsOptions = await readAdminTls(options.adminTls);
+    try {
+      tlsListener = new AdminTlsListener(tlsOptions, admin, log);
+      adminListen = await tlsListener.listen();
+    } catch (error) {
+      const { address, port } = options.adminTls.listen;
+      throw new Error(
+        `cannot serve --admin-listen ${address}:${port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
+    }
+  }
   log.info('pop3d.ready', {
     version: VERSION,
     instanceId,
     pid: process.pid,
     adminSocket: options.adminSocket,
+    ...(adminListen === undefined ? {} : { adminListen: `${adminListen.address}:${adminListen.port}` }),
     listeners: server.listenerStatus().map((m) => m.key),
     generation: controller.currentGeneration,
   });
@@ -215,6 +310,7 @@ async function run(options: Options, log: Logger): Promise<void> {
     stopping = true;
     log.info('pop3d.draining', { signal, sessions: server.openSessions().size, graceSeconds: options.drainSeconds });
     admin.close();
+    tlsListener?.close();
     void server.shutdown(options.drainSeconds * 1000).then(() => {
       log.info('pop3d.stopped', { signal });
       // Give the terminated sessions' last lines a moment to flush.
