@@ -113,7 +113,8 @@ export function sshTransport(target: SshTarget, timeoutMs: number): Transport {
                 { code: 'ECONNREFUSED', message: error.message },
                 false,
                 `sshd could not open ${target.socket} (${error.message}): is pop3d running there, is this its ` +
-                  `--admin-socket, and may ${username} open it (the socket is mode 0600: log in as pop3d's user)?`,
+                  `--admin-socket, and may ${username} open it (the socket is mode 0600: log in as pop3d's user)? ` +
+                  'sshd also refuses it under AllowStreamLocalForwarding no, AllowTcpForwarding no or PermitOpen none',
               ),
         );
       });
