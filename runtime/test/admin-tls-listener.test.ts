@@ -2,11 +2,14 @@
 // apply, and that each apply names its maker; curl and our client against the
 // real pop3d on loopback.
 import { strict as assert } from 'node:assert';
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   AdminApiError,
   AdminClient,
   AdminServerUntrustedError,
+  AdminTimeoutError,
   AdminTlsRejectedError,
   DaemonUnreachableError,
   type RecentApply,
@@ -184,6 +187,29 @@ describe('admin listener (mutual TLS)', () => {
     assert.ok(logged.some((e) => /CN=deployer/.test(String(e.by)) && e.fingerprint === byDeployer.fingerprint));
     assert.ok(logged.some((e) => e.by === 'unix'));
     deployer.close();
+  });
+
+  it('a host that accepts and never answers hits the deadline, named with the host', async () => {
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket)).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as { port: number };
+    try {
+      const client = new AdminClient({ ...as(pki.deployer), url: `https://127.0.0.1:${port}` }, { timeoutMs: 300 });
+      await assert.rejects(client.status(), (error: unknown) => {
+        assert.ok(error instanceof AdminTimeoutError, String(error));
+        assert.equal(error.code, 'ADMIN_TIMEOUT');
+        assert.match(
+          error.message,
+          new RegExp(`https://127\\.0\\.0\\.1:${port} did not answer GET /v1/status within 300 ms`),
+        );
+        return true;
+      });
+      client.close();
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
   });
 
   it('a deadline and a named host when nothing listens there', async () => {
