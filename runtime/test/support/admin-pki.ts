@@ -37,19 +37,18 @@ async function load(cert: string, key: string): Promise<Identity> {
   return { cert, key, certPem: await readFile(cert, 'utf8'), keyPem: await readFile(key, 'utf8') };
 }
 
+/** A new ECDSA P-256 key, unencrypted, written to `key`: the options `openssl req` takes for it. */
+function newKey(key: string): string[] {
+  return ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key];
+}
+
 async function makeCa(dir: string, name: string): Promise<Identity> {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
   await run('openssl', [
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
+    ...newKey(key),
     '-out',
     cert,
     '-days',
@@ -70,21 +69,7 @@ async function issue(dir: string, ca: Identity, name: string, extensions: string
   const csr = join(dir, `${name}.csr`);
   const ext = join(dir, `${name}.ext`);
   await writeFile(ext, `basicConstraints=CA:FALSE\n${extensions}\n`);
-  await run('openssl', [
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    csr,
-    '-subj',
-    `/CN=${name}/O=pop3-iac test`,
-  ]);
+  await run('openssl', ['req', '-new', ...newKey(key), '-out', csr, '-subj', `/CN=${name}/O=pop3-iac test`]);
   await run('openssl', [
     'x509',
     '-req',
