@@ -12,6 +12,7 @@ import {
   targetFromUrl,
   type AdminResponse,
   type AdminTarget,
+  type StatusAnswer,
   type TargetMaterial,
 } from '@pop3-iac/admin-client';
 import { addUser, hashPassword } from '../users';
@@ -246,23 +247,10 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
         context.out(`${JSON.stringify(response.body, null, 2)}\n`);
         return EXIT.ok;
       }
-      const status = response.body as {
-        version: string;
-        uptimeSeconds: number;
-        generation: number;
-        listeners: Array<{
-          address: string;
-          port: number;
-          tls: boolean;
-          state: string;
-          accepted: number;
-          refused: number;
-        }>;
-        sessions: { connections: number; authorization: number; transaction: number };
-        counters: { refusedByRule: Record<string, number> };
-      };
+      const status = response.body as StatusAnswer;
       const lines = [
         `pop3d ${status.version}, up ${status.uptimeSeconds}s, configuration generation ${status.generation}`,
+        `instance ${status.instanceId}`,
         `sessions: ${status.sessions.connections} open (${status.sessions.transaction} logged in)`,
         'listeners:',
         ...status.listeners.map(
@@ -270,6 +258,15 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
         ),
         ...(status.listeners.length === 0 ? ['  (none)'] : []),
         ...Object.entries(status.counters.refusedByRule).map(([rule, n]) => `refused by ${rule}: ${n}`),
+        ...(status.adminListen
+          ? [
+              `admin listener ${status.adminListen.address}:${status.adminListen.port}: ` +
+                `${status.counters.adminHandshakeFailures} handshakes refused`,
+            ]
+          : []),
+        ...status.recentApplies
+          .slice(-3)
+          .map((a) => `apply ${a.at} by ${a.by}: ${a.result} (generation ${a.generation})`),
       ];
       context.out(`${lines.join('\n')}\n`);
       return EXIT.ok;
