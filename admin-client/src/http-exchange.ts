@@ -25,16 +25,20 @@ export interface Exchange {
   headers?: Record<string, string>;
 }
 
+/** Connections that have carried an answer: an error on one of them is not about its handshake. */
+const answered = new WeakSet<object>();
+
 /**
  * Sends `exchange` with `options` (the transport's connection settings);
- * `classify` turns a connection error into the transport's typed error.
+ * `classify` turns a connection error into the transport's typed error,
+ * told whether the connection had already carried an answer (kept alive).
  */
 export function httpExchange(
   options: RequestOptions,
   exchange: Exchange,
   where: string,
   timeoutMs: number,
-  classify: (error: NodeJS.ErrnoException) => Error,
+  classify: (error: NodeJS.ErrnoException, reused: boolean) => Error,
   send: (options: RequestOptions, callback: (res: IncomingMessage) => void) => ClientRequest = request,
 ): Promise<AdminResponse> {
   return new Promise((resolve, reject) => {
@@ -60,6 +64,7 @@ export function httpExchange(
         },
       },
       (res) => {
+        answered.add(res.socket);
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
@@ -74,7 +79,7 @@ export function httpExchange(
           }
           finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
         });
-        res.on('error', (error: NodeJS.ErrnoException) => finish(classify(error)));
+        res.on('error', (error: NodeJS.ErrnoException) => finish(classify(error, true)));
       },
     );
     const timer = setTimeout(() => {
@@ -83,7 +88,11 @@ export function httpExchange(
       req.destroy(error);
     }, timeoutMs);
     req.on('error', (error: NodeJS.ErrnoException) =>
-      finish(error instanceof AdminTimeoutError ? error : classify(error)),
+      finish(
+        error instanceof AdminTimeoutError
+          ? error
+          : classify(error, req.socket !== null && req.socket !== undefined && answered.has(req.socket)),
+      ),
     );
     req.end(payload);
   });

@@ -40,12 +40,15 @@ export function tlsTransport(target: TlsTarget, timeoutMs: number): Transport {
     );
   }
   const agent = new Agent({ ...material, keepAlive: true, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
-  const classify = (error: NodeJS.ErrnoException): Error => {
+  const classify = (error: NodeJS.ErrnoException, reused: boolean): Error => {
     const code = error.code ?? '';
     if (UNTRUSTED.has(code)) return new AdminServerUntrustedError(where, code, error.message);
     // TLS 1.3: the daemon judges our certificate after the client's side of the handshake, so
-    // its refusal arrives as an alert (or a reset) on the first read.
-    if (/^ERR_SSL_.*ALERT/.test(code) || code === 'ECONNRESET') return new AdminTlsRejectedError(where, code);
+    // its refusal arrives as an alert, or (our request already sent) a reset, on a new connection.
+    if (/^ERR_SSL_.*ALERT/.test(code) || (code === 'ECONNRESET' && !reused))
+      return new AdminTlsRejectedError(where, code);
+    if (code === 'ECONNRESET')
+      return new DaemonUnreachableError(where, error, false, 'the kept-alive connection was reset: retry');
     if (NETWORK.has(code)) return new DaemonUnreachableError(where, error, false);
     if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO')
       return new DaemonUnreachableError(
