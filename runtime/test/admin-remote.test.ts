@@ -175,6 +175,26 @@ describe('remote admin: pop3d in a network namespace', () => {
     assert.equal((await pop3ctl([...sshArgs(), 'status'])).exitCode, 0);
   });
 
+  it('an sshd that forbids streamlocal forwarding: exit 6 naming the sshd_config setting', async () => {
+    const strict = await startSshd({ allowStreamLocalForwarding: false });
+    try {
+      const result = await pop3ctl([
+        '--admin',
+        `ssh://${strict.username}@${strict.host}:${strict.port}${daemon.socket}`,
+        '--ssh-key',
+        strict.userKeyFile,
+        '--ssh-known-hosts',
+        strict.knownHostsFile,
+        'status',
+      ]);
+      assert.equal(result.exitCode, 6, result.stderr);
+      assert.match(result.stderr, new RegExp(`ssh://\\w+@127\\.0\\.0\\.1:${strict.port}/`));
+      assert.match(result.stderr, /AllowStreamLocalForwarding no/);
+    } finally {
+      await removeSshd(strict);
+    }
+  });
+
   it('the daemon stopped behind a running sshd: exit 6 naming the socket path on that host', async () => {
     const missing = `ssh://${sshd.username}@${address}:${sshd.port}${daemon.socket}.missing`;
     const result = await pop3ctl([

@@ -16,12 +16,20 @@ import {
   type TlsTarget,
 } from '@pop3-iac/admin-client';
 import { adminListenArgs, makeAdminPki, type AdminPki, type Identity } from './support/admin-pki';
-import { freePort, removeDir, startReadyDaemon, type Daemon } from './support/pop3d-process';
+import { freePort, POP3D_BIN, removeDir, startReadyDaemon, type Daemon } from './support/pop3d-process';
 
 async function curl(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number | undefined }> {
   const { execa } = await import('execa');
   const result = await execa('curl', ['--silent', '--show-error', '--max-time', '20', ...args], { reject: false });
   return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
+}
+
+/** Resolves once the daemon's log satisfies `done`; fails after 20 s with the log. */
+async function logged(daemon: Daemon, done: (events: Array<Record<string, unknown>>) => boolean): Promise<void> {
+  for (let waited = 0; !done(daemon.logEvents()); waited += 20) {
+    if (waited > 20_000) assert.fail(`the log never showed it:\n${daemon.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 describe('admin listener (mutual TLS)', () => {
@@ -80,8 +88,7 @@ describe('admin listener (mutual TLS)', () => {
     assert.equal(status.counters.adminHandshakeFailures, before + 2);
     const metrics = await new AdminClient({ socket: daemon.socket }).metrics();
     assert.match(metrics, new RegExp(`^pop3d_admin_tls_handshake_failures_total ${before + 2}$`, 'm'));
-    const logged = daemon.logEvents().filter((e) => e.event === 'admin.tls_handshake_failed');
-    assert.ok(logged.length >= 2, 'each refused handshake is logged');
+    await logged(daemon, (events) => events.filter((e) => e.event === 'admin.tls_handshake_failed').length >= 2);
   });
 
   it('TLS 1.2 is refused even with a deployer certificate', async () => {
@@ -183,9 +190,11 @@ describe('admin listener (mutual TLS)', () => {
         ['unix', 'applied'],
       ],
     );
-    const logged = daemon.logEvents().filter((e) => e.event === 'admin.apply' && e.result === 'applied');
-    assert.ok(logged.some((e) => /CN=deployer/.test(String(e.by)) && e.fingerprint === byDeployer.fingerprint));
-    assert.ok(logged.some((e) => e.by === 'unix'));
+    // The log line is written as the answer goes out: wait for it to arrive through the pipe.
+    const isApplied = (e: Record<string, unknown>) => e.event === 'admin.apply' && e.result === 'applied';
+    await logged(daemon, (events) => events.some((e) => isApplied(e) && e.by === 'unix'));
+    const events = daemon.logEvents().filter(isApplied);
+    assert.ok(events.some((e) => /CN=deployer/.test(String(e.by)) && e.fingerprint === byDeployer.fingerprint));
     deployer.close();
   });
 
@@ -210,6 +219,28 @@ describe('admin listener (mutual TLS)', () => {
       for (const socket of held) socket.destroy();
       silent.close();
     }
+  });
+
+  it('pop3d refuses --admin-listen without its certificate, key and client CA, and the TLS flags without it', async () => {
+    const { execa } = await import('execa');
+    const base = [
+      POP3D_BIN,
+      '--users',
+      '/nonexistent',
+      '--maildir-root',
+      '/nonexistent',
+      '--state-dir',
+      '/nonexistent',
+    ];
+    const bare = await execa('node', [...base, '--admin-listen', '127.0.0.1:0'], { reject: false });
+    assert.equal(bare.exitCode, 2);
+    assert.match(bare.stderr, /--admin-listen needs --admin-tls-cert, --admin-tls-key, --admin-client-ca/);
+    const stray = await execa('node', [...base, '--admin-reader-ca', pki.readerCa.cert], { reject: false });
+    assert.equal(stray.exitCode, 2);
+    assert.match(stray.stderr, /--admin-reader-ca need --admin-listen/);
+    const badAddress = await execa('node', [...base, ...adminListenArgs(pki, 'somewhere')], { reject: false });
+    assert.equal(badAddress.exitCode, 2);
+    assert.match(badAddress.stderr, /--admin-listen somewhere: write address:port/);
   });
 
   it('a deadline and a named host when nothing listens there', async () => {
