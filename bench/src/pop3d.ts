@@ -2,10 +2,11 @@
  * The pop3d under test: the real daemon (runtime/bin/pop3d.js, as built by
  * `npx tsc -b`), run as the benchmark user on the shared Maildir tree, its
  * JSON log written to a file (as a service manager would), readiness = the
- * `pop3d.ready` log line. The admin API is reached over its Unix socket.
+ * `pop3d.ready` log line. The admin API is reached over its Unix socket
+ * with @pop3-iac/admin-client.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { adminRequest } from '@pop3-iac/admin-client';
 import { join, resolve } from 'node:path';
 import type { ResultPromise } from 'execa' with { 'resolution-mode': 'import' };
 import { asUser, chownTree, start, type Account } from './system';
@@ -145,39 +146,9 @@ export class Pop3d {
     clearTimeout(timer);
   }
 
-  /** One admin API call; resolves with the status and the parsed body. */
-  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    return new Promise((resolvePromise, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = request(
-        {
-          socketPath: this.socket,
-          method,
-          path,
-          headers:
-            payload === undefined
-              ? {}
-              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown = text;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              // not JSON
-            }
-            resolvePromise({ status: res.statusCode ?? 0, body: parsed });
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.setTimeout(30_000, () => req.destroy(new Error('admin API: no answer within 30 s')));
-      req.end(payload);
-    });
+  /** One admin API call over the socket, through the shared client; the status and the parsed body. */
+  async admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const { status, body: answer } = await adminRequest(this.socket, method, path, body);
+    return { status, body: answer };
   }
 }

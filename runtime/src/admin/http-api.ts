@@ -1,10 +1,13 @@
 /**
- * The admin API: HTTP/1.1 over a Unix domain socket. Routes are one table
+ * The admin API: HTTP/1.1 over the Unix socket and, when started with
+ * --admin-listen, over TLS (tls-listener.ts hands its connections here, so
+ * both serve the same routes and codes). Routes are one table
  * (path -> method -> handler); every error body is `{code, message, issues?}`
  * with the status of its code (errors.ts).
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../log';
+import { UNIX_IDENTITY, type AdminIdentity, type ApplyHistory } from './apply-history';
 import { AdminError } from './errors';
 import type { ConfigController } from './config-controller';
 import { INSTANCE_ID_HEADER } from './instance-id';
@@ -31,9 +34,29 @@ export interface AdminApiDeps {
   log: Logger;
   /** The daemon's identity (instance-id.ts), sent with the configuration as `Pop3d-Instance-Id`. */
   instanceId: string;
+  history: ApplyHistory;
+  /** Who sent a request; default: everyone is the socket's own user. */
+  identify?: (request: IncomingMessage) => AdminIdentity;
 }
 
-export function createAdminApi({ controller, status, metrics, log, instanceId }: AdminApiDeps): Server {
+export function createAdminApi({
+  controller,
+  status,
+  metrics,
+  log,
+  instanceId,
+  history,
+  identify = () => UNIX_IDENTITY,
+}: AdminApiDeps): Server {
+  /** PUT and POST change or plan a change: a reader certificate may do neither. */
+  const mayApply = (identity: AdminIdentity): void => {
+    if (!identity.mayApply)
+      throw new AdminError(
+        'forbidden',
+        `${identity.by} may only read: its certificate comes from --admin-reader-ca; apply with one from --admin-client-ca`,
+      );
+  };
+
   const routes: Record<string, Record<string, Handler>> = {
     '/v1/config': {
       GET: async () => {
@@ -50,12 +73,21 @@ export function createAdminApi({ controller, status, metrics, log, instanceId }:
         };
       },
       PUT: async (request) => {
-        // Read the owner headers before the body: a malformed one fails before anything is parsed.
-        const owner = {
-          change: ownerChangeOf(header(request, OWNER_HEADER)),
-          ifOwner: header(request, IF_OWNER_HEADER),
-        };
-        const outcome = await controller.apply(await readJson(request), header(request, 'if-match'), owner);
+        const identity = identify(request);
+        let outcome;
+        try {
+          mayApply(identity);
+          // Read the owner headers before the body: a malformed one fails before anything is parsed.
+          const owner = {
+            change: ownerChangeOf(header(request, OWNER_HEADER)),
+            ifOwner: header(request, IF_OWNER_HEADER),
+          };
+          outcome = await controller.apply(await readJson(request), header(request, 'if-match'), owner);
+        } catch (error) {
+          history.record(identity, error instanceof AdminError ? error.code : 'internal', controller.currentGeneration);
+          throw error;
+        }
+        history.record(identity, outcome.applied ? 'applied' : 'unchanged', outcome.generation);
         return {
           body: {
             applied: outcome.applied,
@@ -75,7 +107,10 @@ export function createAdminApi({ controller, status, metrics, log, instanceId }:
       },
     },
     '/v1/config/validate': {
-      POST: async (request) => ({ body: await controller.validate(await readJson(request)) }),
+      POST: async (request) => {
+        mayApply(identify(request));
+        return { body: await controller.validate(await readJson(request)) };
+      },
     },
     '/v1/status': {
       GET: async () => ({ body: status() }),

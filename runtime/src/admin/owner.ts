@@ -16,14 +16,10 @@
  * - `Pop3d-Owner` on `GET /v1/config`: the current owner as JSON, or `none`.
  */
 import { AdminError } from './errors';
+import type { Owner } from '@pop3-iac/admin-client';
 
-export interface Owner {
-  project: string;
-  stack: string;
-  resource: string;
-  /** A random id made by each creation of the resource. */
-  claim: string;
-}
+/** The owner record is part of the admin API's contract. */
+export type { Owner };
 
 export const OWNER_HEADER = 'pop3d-owner';
 export const IF_OWNER_HEADER = 'pop3d-if-owner';

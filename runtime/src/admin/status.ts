@@ -1,29 +1,16 @@
 /** GET /v1/status: what runs, what it served, and which configuration is in force. */
-import type { Pop3Server, Counters } from '../server/pop3-server';
+import type { RecentApply, StatusAnswer } from '@pop3-iac/admin-client';
+import type { Pop3Server } from '../server/pop3-server';
 import type { ConfigController } from './config-controller';
-import type { Owner } from './owner';
 
-export interface StatusReport {
-  /** The daemon's identity, kept in the state directory (see instance-id.ts). */
-  instanceId: string;
-  version: string;
-  pid: number;
-  uptimeSeconds: number;
-  generation: number;
-  etag: string;
-  /** Who applied the running configuration (owner.ts), or null when nobody owns it. */
-  owner: Owner | null;
-  listeners: Array<{
-    address: string;
-    port: number;
-    tls: boolean;
-    state: 'listening';
-    accepted: number;
-    refused: number;
-  }>;
-  sessions: { connections: number; authorization: number; transaction: number };
-  counters: Counters;
-  applies: Record<string, number>;
+/** The contract's status answer (@pop3-iac/admin-client), as the daemon builds it. */
+export type StatusReport = StatusAnswer;
+
+/** What the admin side adds to the status: who applied, and the admin listener's refusals. */
+export interface AdminAudit {
+  recentApplies(): RecentApply[];
+  handshakeFailures(): number;
+  listen?: { address: string; port: number };
 }
 
 export function statusReport(
@@ -31,6 +18,7 @@ export function statusReport(
   controller: ConfigController,
   version: string,
   instanceId: string,
+  audit: AdminAudit,
 ): StatusReport {
   let authorization = 0;
   let transaction = 0;
@@ -53,7 +41,13 @@ export function statusReport(
       refused: counters.refused,
     })),
     sessions: { connections: server.connectionCount, authorization, transaction },
-    counters: server.counters,
+    counters: {
+      ...server.counters,
+      refusedByRule: { ...server.counters.refusedByRule },
+      adminHandshakeFailures: audit.handshakeFailures(),
+    },
     applies: { ...controller.applyCounts },
+    recentApplies: audit.recentApplies(),
+    ...(audit.listen === undefined ? {} : { adminListen: audit.listen }),
   };
 }

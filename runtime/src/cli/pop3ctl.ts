@@ -6,9 +6,18 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { listenerKey, type FieldChange, type ListenerPlan } from '@pop3-iac/schema';
 import { describeOwner, NO_OWNER, OWNER_HEADER, ownerChangeOf, type Owner } from '../admin/owner';
+import {
+  AdminClient,
+  AdminTargetError,
+  AdminTransportError,
+  targetFromUrl,
+  type AdminResponse,
+  type AdminTarget,
+  type StatusAnswer,
+  type TargetMaterial,
+} from '@pop3-iac/admin-client';
 import { addUser, hashPassword } from '../users';
 import { uidlCheckCommand } from './uidl-check-command';
-import { adminRequest, DaemonUnreachableError, type AdminResponse } from './admin-client';
 
 /** Exit codes, documented in runtime/README.md. */
 export const EXIT = {
@@ -23,7 +32,13 @@ export const EXIT = {
   error: 7,
 } as const;
 
-const USAGE = `usage: pop3ctl [--socket <path>] [--json] <command>
+const USAGE = `usage: pop3ctl [--socket <path> | --admin <target>] [--json] <command>
+
+  --admin unix:///path/to/admin.sock       the same as --socket
+  --admin https://host:port                pop3d's --admin-listen, with
+          --tls-ca <file> --tls-cert <file> --tls-key <file>
+  --admin ssh://user@host[:port]/path/to/admin.sock
+          --ssh-key <file> --ssh-known-hosts <file>   (the host key is required)
 
   get                 the running configuration (canonical; keys shown as fingerprints)
   status              listeners, sessions, counters, version, uptime
@@ -42,10 +57,20 @@ const USAGE = `usage: pop3ctl [--socket <path>] [--json] <command>
 
 The socket defaults to $POP3D_ADMIN_SOCKET. Exit codes: 0 ok, 1 differs (diff),
 2 usage, 3 invalid configuration, 4 conflict (changed meanwhile), 5 apply failed
-and rolled back, 6 daemon unreachable, 7 other error.`;
+and rolled back, 6 daemon unreachable (also: TLS handshake refused, wrong SSH host
+key, SSH login refused, permission), 7 other error.`;
+
+/** Which file option holds each piece of a target's material. */
+const MATERIAL_FLAGS = {
+  'tls-ca': 'caPem',
+  'tls-cert': 'certPem',
+  'tls-key': 'keyPem',
+  'ssh-key': 'privateKey',
+  'ssh-known-hosts': 'hostKey',
+} as const satisfies Record<string, keyof TargetMaterial>;
 
 export interface Context {
-  socket: string;
+  client: AdminClient;
   json: boolean;
   takeOver: boolean;
   out: (text: string) => void;
@@ -62,6 +87,12 @@ export async function main(
       args: argv,
       options: {
         socket: { type: 'string' },
+        admin: { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'ssh-key': { type: 'string' },
+        'ssh-known-hosts': { type: 'string' },
         json: { type: 'boolean' },
         'if-match': { type: 'string' },
         'take-over': { type: 'boolean' },
@@ -82,33 +113,39 @@ export async function main(
     io.err(`${USAGE}\n`);
     return values.help ? EXIT.ok : EXIT.usage;
   }
-  const context: Context = {
-    socket: values.socket ?? process.env.POP3D_ADMIN_SOCKET ?? '',
-    json: values.json ?? false,
-    takeOver: values['take-over'] ?? false,
-    ...io,
-  };
-
+  const json = values.json ?? false;
+  const takeOver = values['take-over'] ?? false;
+  let client: AdminClient | undefined;
   try {
-    if (command === 'hash') return await hashCommand(context);
-    if (command === 'user') return await userCommand(context, args);
-    if (command === 'uidl-check') return await uidlCheckCommand(context, args, values);
+    if (command === 'hash') return await hashCommand(io);
+    if (command === 'user') return await userCommand(io, args);
+    if (command === 'uidl-check') return await uidlCheckCommand({ json, ...io }, args, values);
     const handler = DAEMON_COMMANDS[command];
     if (!handler) {
       io.err(`pop3ctl: unknown command "${command}"\n\n${USAGE}\n`);
       return EXIT.usage;
     }
-    if (context.socket === '') {
-      io.err('pop3ctl: give --socket <path> (or set POP3D_ADMIN_SOCKET)\n');
+    if (values.socket !== undefined && values.admin !== undefined) {
+      io.err('pop3ctl: give --socket or --admin, not both\n');
+      return EXIT.usage;
+    }
+    const target = await targetOf(values);
+    if (target === undefined) {
+      io.err('pop3ctl: give --socket <path> or --admin <target> (or set POP3D_ADMIN_SOCKET)\n');
       return EXIT.usage;
     }
     if (handler.takesFile !== (args.length === 1) || args.length > 1) {
       io.err(`pop3ctl: ${command} ${handler.takesFile ? 'takes one file' : 'takes no argument'}\n`);
       return EXIT.usage;
     }
-    return await handler.run(context, args[0] ?? '', values['if-match']);
+    client = new AdminClient(target);
+    return await handler.run({ client, json, takeOver, ...io }, args[0] ?? '', values['if-match']);
   } catch (error) {
-    if (error instanceof DaemonUnreachableError) {
+    if (error instanceof AdminTargetError) {
+      io.err(`pop3ctl: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof AdminTransportError) {
       io.err(`pop3ctl: ${error.message}\n`);
       return EXIT.unreachable;
     }
@@ -118,7 +155,32 @@ export async function main(
     }
     io.err(`pop3ctl: ${(error as Error).message}\n`);
     return EXIT.error;
+  } finally {
+    client?.close();
   }
+}
+
+/** The daemon to talk to, from --admin (with its files), --socket or $POP3D_ADMIN_SOCKET. */
+async function targetOf(values: Record<string, string | boolean | undefined>): Promise<AdminTarget | undefined> {
+  const admin = values.admin as string | undefined;
+  const given = (Object.keys(MATERIAL_FLAGS) as Array<keyof typeof MATERIAL_FLAGS>).filter(
+    (flag) => values[flag] !== undefined,
+  );
+  if (admin === undefined) {
+    if (given.length > 0) throw new FileError(`${given.map((f) => `--${f}`).join(', ')} need --admin`);
+    const socket = (values.socket as string | undefined) ?? process.env.POP3D_ADMIN_SOCKET ?? '';
+    return socket === '' ? undefined : { socket };
+  }
+  const material: TargetMaterial = {};
+  for (const flag of given) {
+    const path = values[flag] as string;
+    try {
+      material[MATERIAL_FLAGS[flag]] = await readFile(path, 'utf8');
+    } catch (error) {
+      throw new FileError(`cannot read --${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
+  return targetFromUrl(admin, material);
 }
 
 class FileError extends Error {}
@@ -195,7 +257,7 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
   get: {
     takesFile: false,
     async run(context) {
-      const response = await adminRequest(context.socket, 'GET', '/v1/config');
+      const response = await context.client.request('GET', '/v1/config');
       if (response.status !== 200) return failure(context, 'get', response);
       const owner = ownerOf(response);
       if (context.json)
@@ -210,30 +272,16 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
   status: {
     takesFile: false,
     async run(context) {
-      const response = await adminRequest(context.socket, 'GET', '/v1/status');
+      const response = await context.client.request('GET', '/v1/status');
       if (response.status !== 200) return failure(context, 'status', response);
       if (context.json) {
         context.out(`${JSON.stringify(response.body, null, 2)}\n`);
         return EXIT.ok;
       }
-      const status = response.body as {
-        version: string;
-        uptimeSeconds: number;
-        generation: number;
-        owner?: Owner | null;
-        listeners: Array<{
-          address: string;
-          port: number;
-          tls: boolean;
-          state: string;
-          accepted: number;
-          refused: number;
-        }>;
-        sessions: { connections: number; authorization: number; transaction: number };
-        counters: { refusedByRule: Record<string, number> };
-      };
+      const status = response.body as StatusAnswer;
       const lines = [
         `pop3d ${status.version}, up ${status.uptimeSeconds}s, configuration generation ${status.generation}`,
+        `instance ${status.instanceId}`,
         `owner: ${describeOwnerWithClaim(status.owner ?? null)}`,
         `sessions: ${status.sessions.connections} open (${status.sessions.transaction} logged in)`,
         'listeners:',
@@ -242,6 +290,15 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
         ),
         ...(status.listeners.length === 0 ? ['  (none)'] : []),
         ...Object.entries(status.counters.refusedByRule).map(([rule, n]) => `refused by ${rule}: ${n}`),
+        ...(status.adminListen
+          ? [
+              `admin listener ${status.adminListen.address}:${status.adminListen.port}: ` +
+                `${status.counters.adminHandshakeFailures} handshakes refused`,
+            ]
+          : []),
+        ...status.recentApplies
+          .slice(-3)
+          .map((a) => `apply ${a.at} by ${a.by}: ${a.result} (generation ${a.generation})`),
       ];
       context.out(`${lines.join('\n')}\n`);
       return EXIT.ok;
@@ -250,7 +307,7 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
   validate: {
     takesFile: true,
     async run(context, file) {
-      const response = await adminRequest(context.socket, 'POST', '/v1/config/validate', await readConfigFile(file));
+      const response = await context.client.request('POST', '/v1/config/validate', await readConfigFile(file));
       if (response.status !== 200) return failure(context, 'validate', response);
       const outcome = response.body as { plan: ListenerPlan; changes: FieldChange[] };
       context.out(
@@ -264,7 +321,7 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
   diff: {
     takesFile: true,
     async run(context, file) {
-      const response = await adminRequest(context.socket, 'POST', '/v1/config/validate', await readConfigFile(file));
+      const response = await context.client.request('POST', '/v1/config/validate', await readConfigFile(file));
       if (response.status !== 200) return failure(context, 'diff', response);
       const outcome = response.body as { plan: ListenerPlan; changes: FieldChange[] };
       context.out(
@@ -278,10 +335,10 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
     async run(context, file, ifMatch) {
       const config = await readConfigFile(file);
       // Plan against a known version, then apply only if that version still runs.
-      const current = await adminRequest(context.socket, 'GET', '/v1/config');
+      const current = await context.client.request('GET', '/v1/config');
       if (current.status !== 200) return failure(context, 'apply', current);
       const etag = ifMatch ?? String(current.headers.etag);
-      const planned = await adminRequest(context.socket, 'POST', '/v1/config/validate', config);
+      const planned = await context.client.request('POST', '/v1/config/validate', config);
       if (planned.status !== 200) return failure(context, 'apply', planned);
       const plan = planned.body as { plan: ListenerPlan; changes: FieldChange[] };
       if (!context.json) context.out(`plan:\n${describePlan(plan.plan, plan.changes)}`);
@@ -289,7 +346,7 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
       const owner = ownerOf(current);
       const headers: Record<string, string> = { 'If-Match': etag };
       if (context.takeOver) headers[OWNER_HEADER] = NO_OWNER;
-      const applied = await adminRequest(context.socket, 'PUT', '/v1/config', config, headers);
+      const applied = await context.client.request('PUT', '/v1/config', config, headers);
       if (applied.status !== 200) return failure(context, 'apply', applied);
       if (owner !== null && !context.json)
         context.err(
@@ -319,7 +376,9 @@ async function readStdin(): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
-async function hashCommand(context: Context): Promise<number> {
+type Io = Pick<Context, 'out' | 'err'>;
+
+async function hashCommand(context: Io): Promise<number> {
   const password = await readStdin();
   if (password === '') {
     context.err('pop3ctl hash: give the password on standard input\n');
@@ -329,7 +388,7 @@ async function hashCommand(context: Context): Promise<number> {
   return EXIT.ok;
 }
 
-async function userCommand(context: Context, args: string[]): Promise<number> {
+async function userCommand(context: Io, args: string[]): Promise<number> {
   const [sub, file, name] = args;
   if (sub !== 'add' || file === undefined || name === undefined || args.length !== 3) {
     context.err('usage: pop3ctl user add <passwd-file> <name>   (password on standard input)\n');

@@ -1,13 +1,15 @@
 /**
  * pop3d: the daemon's command line. Seeds the first start from --config,
  * resumes the persisted configuration after that, serves POP3 on the
- * configured listeners and the admin API on a Unix socket, drains on SIGTERM.
+ * configured listeners and the admin API on a Unix socket (and, with
+ * --admin-listen, over mutual TLS), drains on SIGTERM.
  */
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatIssues, parseConfig, type CanonicalConfig } from '@pop3-iac/schema';
+import { ApplyHistory, UNIX_IDENTITY } from '../admin/apply-history';
 import { ConfigController } from '../admin/config-controller';
 import { ConfigStore } from '../admin/config-store';
 import { loadOrCreateInstanceId } from '../admin/instance-id';
@@ -15,6 +17,7 @@ import { lockStateDir } from '../admin/state-dir-lock';
 import { createAdminApi } from '../admin/http-api';
 import { parseOwner, type Owner } from '../admin/owner';
 import { statusReport } from '../admin/status';
+import { AdminTlsListener, parseListenAddress, type AdminTlsOptions } from '../admin/tls-listener';
 import { listenOnUnixSocket } from '../admin/unix-socket';
 import { demoInstructions, demoPaths, ensureDemo } from '../demo/demo-setup';
 import { createLogger, type Logger } from '../log';
@@ -22,7 +25,7 @@ import { BatchedLogStream } from '../log-batch';
 import { MaildirStore } from '../maildir';
 import { DovecotUidls } from '../maildir/dovecot-uidls';
 import { compileUidlFormat, DEFAULT_UIDL_FORMAT, UidlFormatError } from '../maildir/uidl-format';
-import { listenForMetrics, parseListenAddress } from '../observability/metrics-listener';
+import { listenForMetrics, parseListenAddress as parseMetricsListen } from '../observability/metrics-listener';
 import { Pop3Server } from '../server/pop3-server';
 import { LoginThrottle, PasswdFileDatabase, PostgresUserDatabase, type UserDatabase, loadUserDbConfig } from '../users';
 import { VERSION } from '../version';
@@ -33,12 +36,16 @@ const DEFAULT_DRAIN_SECONDS = 10;
 const USAGE = `usage: pop3d --config <file.json> (--users <passwd-file> | --userdb <file.json>) --maildir-root <dir>
              --state-dir <dir> [--admin-socket <path>] [--drain-seconds <n>] [--hostname <name>]
              [--uidl maildir|dovecot] [--uidl-format <pop3_uidl_format>] [--metrics-listen <address:port>]
+             [--admin-listen <address:port> --admin-tls-cert <file> --admin-tls-key <file>
+              --admin-client-ca <file> [--admin-reader-ca <file>]]
        pop3d --demo        run on the embedded demo configuration (loopback, ports ${1110}/${1995})
        pop3d --version
 
 The Maildir of user u is <maildir-root>/u/Maildir. --config seeds the first start;
 after that the configuration last applied through the admin API (kept in --state-dir) wins.
-Without --admin-socket the socket is <state-dir>/admin.sock.
+Without --admin-socket the socket is <state-dir>/admin.sock. --admin-listen also serves
+the admin API over TLS 1.3 to client certificates from --admin-client-ca (read and
+apply) or --admin-reader-ca (read only).
 --uidl dovecot gives the UIDLs Dovecot's POP3 gives (from dovecot-uidlist, Dovecot's default
 pop3_uidl_format %08Xu%08Xv, or --uidl-format); the default, --uidl maildir, the Maildir unique names.
 --metrics-listen serves GET /metrics (Prometheus text) over plain HTTP, nothing else.`;
@@ -59,6 +66,63 @@ interface Options {
   demo: boolean;
   /** --uidl dovecot: the pop3_uidl_format to give UIDLs with; undefined for the Maildir unique names. */
   dovecotUidlFormat?: string;
+  adminTls?: AdminTlsFiles;
+}
+
+/** The --admin-listen flags, files not yet read. */
+interface AdminTlsFiles {
+  listen: { address: string; port: number };
+  cert: string;
+  key: string;
+  clientCa: string;
+  readerCa?: string;
+}
+
+const ADMIN_TLS_FLAGS = ['admin-tls-cert', 'admin-tls-key', 'admin-client-ca', 'admin-reader-ca'] as const;
+
+function adminTlsFiles(values: Record<string, string | boolean | undefined>): AdminTlsFiles | undefined {
+  const listen = values['admin-listen'] as string | undefined;
+  if (listen === undefined) {
+    const stray = ADMIN_TLS_FLAGS.filter((flag) => values[flag] !== undefined);
+    if (stray.length > 0) throw new UsageError(`${stray.map((f) => `--${f}`).join(', ')} need --admin-listen`);
+    return undefined;
+  }
+  const missing = ADMIN_TLS_FLAGS.slice(0, 3).filter((flag) => values[flag] === undefined);
+  if (missing.length > 0)
+    throw new UsageError(
+      `--admin-listen needs ${missing.map((f) => `--${f}`).join(', ')} (a client certificate is always required)`,
+    );
+  let address;
+  try {
+    address = parseListenAddress(listen);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const file = (flag: string) => resolve(values[flag] as string);
+  return {
+    listen: address,
+    cert: file('admin-tls-cert'),
+    key: file('admin-tls-key'),
+    clientCa: file('admin-client-ca'),
+    ...(values['admin-reader-ca'] === undefined ? {} : { readerCa: file('admin-reader-ca') }),
+  };
+}
+
+async function readAdminTls(files: AdminTlsFiles): Promise<AdminTlsOptions> {
+  const read = async (path: string, flag: string) => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (error) {
+      throw new Error(`cannot read --${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  };
+  return {
+    listen: files.listen,
+    certPem: await read(files.cert, 'admin-tls-cert'),
+    keyPem: await read(files.key, 'admin-tls-key'),
+    clientCaPem: await read(files.clientCa, 'admin-client-ca'),
+    ...(files.readerCa === undefined ? {} : { readerCaPem: await read(files.readerCa, 'admin-reader-ca') }),
+  };
 }
 
 async function parseOptions(argv: string[]): Promise<Options | 'version'> {
@@ -71,6 +135,11 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
       'maildir-root': { type: 'string' },
       'state-dir': { type: 'string' },
       'admin-socket': { type: 'string' },
+      'admin-listen': { type: 'string' },
+      'admin-tls-cert': { type: 'string' },
+      'admin-tls-key': { type: 'string' },
+      'admin-client-ca': { type: 'string' },
+      'admin-reader-ca': { type: 'string' },
       'drain-seconds': { type: 'string' },
       hostname: { type: 'string' },
       uidl: { type: 'string' },
@@ -90,11 +159,12 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
   const metricsListen = values['metrics-listen'];
   if (metricsListen !== undefined) {
     try {
-      parseListenAddress(metricsListen);
+      parseMetricsListen(metricsListen);
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
   }
+  const adminTls = adminTlsFiles(values);
   if (values.demo) {
     const demo = await ensureDemo();
     return {
@@ -108,6 +178,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
       metricsListen,
       demo: true,
       dovecotUidlFormat,
+      ...(adminTls === undefined ? {} : { adminTls }),
     };
   }
   if (values.users !== undefined && values.userdb !== undefined)
@@ -129,6 +200,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
     metricsListen,
     demo: false,
     dovecotUidlFormat,
+    ...(adminTls === undefined ? {} : { adminTls }),
   };
 }
 
@@ -261,12 +333,14 @@ async function run(options: Options, log: Logger): Promise<void> {
     },
   });
   const controller = new ConfigController(server, store, log);
+  let tlsListener: AdminTlsListener | undefined;
   server.metrics.watch({
     version: VERSION,
     startedAt: server.startedAt,
     listeners: () => server.listenerStatus().map((m) => m.key),
     generation: () => controller.currentGeneration,
     applies: () => controller.applyCounts,
+    adminHandshakeFailures: () => tlsListener?.handshakeFailures ?? 0,
   });
   try {
     await controller.start(config, generation, !persisted, owner);
@@ -276,22 +350,44 @@ async function run(options: Options, log: Logger): Promise<void> {
     throw new Error(`cannot start: ${(error as Error).message}${detail}`);
   }
 
+  const history = new ApplyHistory(log);
+  let adminListen: { address: string; port: number } | undefined;
   const admin = createAdminApi({
     controller,
-    status: () => statusReport(server, controller, VERSION, instanceId),
+    status: () =>
+      statusReport(server, controller, VERSION, instanceId, {
+        recentApplies: () => history.recent(),
+        handshakeFailures: () => tlsListener?.handshakeFailures ?? 0,
+        ...(adminListen === undefined ? {} : { listen: adminListen }),
+      }),
     instanceId,
     metrics: server.metrics,
     log,
+    history,
+    identify: (request) => tlsListener?.identityOf(request) ?? UNIX_IDENTITY,
   });
   await listenOnUnixSocket(admin, options.adminSocket);
   const metricsServer =
     options.metricsListen === undefined ? undefined : await listenForMetrics(server.metrics, options.metricsListen);
+  if (options.adminTls) {
+    const tlsOptions = await readAdminTls(options.adminTls);
+    try {
+      tlsListener = new AdminTlsListener(tlsOptions, admin, log);
+      adminListen = await tlsListener.listen();
+    } catch (error) {
+      const { address, port } = options.adminTls.listen;
+      throw new Error(
+        `cannot serve --admin-listen ${address}:${port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
+    }
+  }
   log.info('pop3d.ready', {
     version: VERSION,
     instanceId,
     pid: process.pid,
     adminSocket: options.adminSocket,
     metricsListen: options.metricsListen,
+    ...(adminListen === undefined ? {} : { adminListen: `${adminListen.address}:${adminListen.port}` }),
     listeners: server.listenerStatus().map((m) => m.key),
     generation: controller.currentGeneration,
   });
@@ -304,6 +400,7 @@ async function run(options: Options, log: Logger): Promise<void> {
     log.info('pop3d.draining', { signal, sessions: server.openSessions().size, graceSeconds: options.drainSeconds });
     admin.close();
     metricsServer?.close();
+    tlsListener?.close();
     void server.shutdown(options.drainSeconds * 1000).then(() => {
       log.info('pop3d.stopped', { signal });
       // Give the terminated sessions' last lines a moment to flush.

@@ -12,7 +12,7 @@ import { EXIT, type Context } from './pop3ctl';
 const SHOWN_PER_MAILBOX = 5;
 
 export async function uidlCheckCommand(
-  context: Context,
+  context: Pick<Context, 'json' | 'out' | 'err'>,
   args: string[],
   flags: { uidl?: string; 'uidl-format'?: string; 'dovecot-format'?: string },
 ): Promise<number> {

@@ -46,6 +46,8 @@ export interface DaemonGaugeSources {
   listeners(): Iterable<string>;
   generation(): number;
   applies(): Readonly<Record<string, number>>;
+  /** Handshakes refused on --admin-listen (no client certificate, one from another CA, or not TLS 1.3). */
+  adminHandshakeFailures(): number;
 }
 
 /**
@@ -192,6 +194,15 @@ export class DaemonMetrics {
       collect() {
         this.reset();
         for (const [result, n] of Object.entries(sources.applies())) this.inc({ result }, n);
+      },
+    });
+    new Counter({
+      name: 'pop3d_admin_tls_handshake_failures_total',
+      help: 'Handshakes refused on --admin-listen: no client certificate, one from another CA, or not TLS 1.3.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(sources.adminHandshakeFailures());
       },
     });
   }

@@ -47,6 +47,8 @@ export interface DaemonOptions {
   userdb?: string;
   /** Use this Maildir root (several daemons on one tree) instead of `<dir>/mail`. */
   maildirRoot?: string;
+  /** Run pop3d inside this network namespace (`ip netns exec`; see netns.ts). */
+  netns?: string;
 }
 
 export interface Daemon {
@@ -117,7 +119,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     '1',
     ...(options.args ?? []),
   ];
-  const child = execa('node', args, { reject: false, buffer: false, stdin: 'ignore' });
+  // `ip netns exec` execs node in place, so the child is pop3d itself and signals reach it.
+  const child =
+    options.netns === undefined
+      ? execa('node', args, { reject: false, buffer: false, stdin: 'ignore' })
+      : execa('ip', ['netns', 'exec', options.netns, 'node', ...args], {
+          reject: false,
+          buffer: false,
+          stdin: 'ignore',
+        });
   let output = '';
   const waiters = new Set<() => void>();
   const onData = (chunk: Buffer) => {
