@@ -6,8 +6,17 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type * as pulumi from '@pulumi/pulumi';
-import { Pop3ProviderError, pop3ServiceProvider } from '../src';
-import { POP3CTL_BIN, firstLine, freePort, login, removeDir, startReadyDaemon, type Daemon } from './support';
+import { pop3ServiceProvider } from '../src';
+import {
+  POP3CTL_BIN,
+  firstLine,
+  freePort,
+  rejectsWith,
+  removeDir,
+  serves,
+  startReadyDaemon,
+  type Daemon,
+} from './support';
 
 type Props = Record<string, unknown>;
 
@@ -15,28 +24,9 @@ const provider = pop3ServiceProvider as Required<pulumi.dynamic.ResourceProvider
 
 const PROGRAM = { project: 'mail', stack: 'prod' };
 
-async function rejectsWith(work: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(work, (error: unknown) => {
-    assert.ok(error instanceof Pop3ProviderError, `not a Pop3ProviderError: ${String(error)}`);
-    assert.equal(error.code, code);
-    assert.match(error.message, pattern);
-    return true;
-  });
-}
-
 /** The owner the daemon records, as GET /v1/status shows it. */
 async function ownerOf(daemon: Daemon): Promise<Props | null> {
   return ((await daemon.admin('GET', '/v1/status')).body as { owner: Props | null }).owner;
-}
-
-/** Logs in and counts the mailbox: the daemon serves POP3 on `port`. */
-async function serves(port: number): Promise<void> {
-  const session = await login({ host: '127.0.0.1', port }, 'alice', 'secret');
-  try {
-    assert.match((await session.command('STAT')) ?? '', /^\+OK 1 /);
-  } finally {
-    session.close();
-  }
 }
 
 describe('one owner per daemon', () => {
