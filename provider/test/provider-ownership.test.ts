@@ -125,6 +125,23 @@ describe('one owner per daemon', () => {
     await serves(port);
   });
 
+  it('two creates on one daemon at once: one applies, the other fails naming it', async () => {
+    // Nobody owns it (as after pop3ctl apply --take-over): both creates pass the verdict, the daemon's Pop3d-If-Owner decides.
+    const cleared = await daemon.admin('PUT', '/v1/config', { binds: `127.0.0.1 ${port}` }, { 'Pop3d-Owner': 'none' });
+    assert.equal(cleared.status, 200, cleared.text);
+    const [first, second] = await Promise.all([inputs('left'), inputs('right')]);
+    const results = await Promise.allSettled([provider.create(first), provider.create(second)]);
+    const failed = results.filter((result) => result.status === 'rejected');
+    assert.equal(failed.length, 1, JSON.stringify(results.map((r) => r.status)));
+    const winner = (await ownerOf(daemon))?.resource;
+    assert.ok(winner === 'left' || winner === 'right');
+    assert.match(String((failed[0] as PromiseRejectedResult).reason), new RegExp(`is owned by mail/prod/${winner} `));
+    // Put pop3 back as the owner for the cases below.
+    const back = await provider.create(await inputs('pop3', { adopt: true }));
+    pop3 = { inputs: { ...pop3.inputs }, state: back.outs as Props };
+    await serves(port);
+  });
+
   it('the two halves of a replace: the new create takes over, the old half delete changes nothing', async () => {
     // The engine checks the new half of a replace as a create (no old inputs).
     const again = await inputs('pop3');
