@@ -293,7 +293,15 @@ export async function create(inputs: Props): Promise<dynamic.CreateResult<Pop3Se
   if (verdict.warning) await warn(verdict.warning);
   // Each create makes its own claim: the old half of a replace holds another one, so its delete changes nothing.
   const owner: Owner = ownerRecord(labels, randomUUID());
-  const applied = await applyUnder(socket, config, live.etag, { owner, ifOwner: verdict.ifOwner }, true);
+  let applied: Applied;
+  try {
+    applied = await applyUnder(socket, config, live.etag, { owner, ifOwner: verdict.ifOwner }, true);
+  } catch (error) {
+    // Two creates on one daemon at once (two resources in one program): the one that lost names the winner.
+    if (error instanceof Pop3ProviderError && error.code === 'precondition_failed')
+      createVerdict(socket, await getLive(socket), labels, adoptOf(inputs), redactConfig(config));
+    throw error;
+  }
   return { id: live.instanceId, outs: stateOf(socket, applied, owner) };
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as pulumi from '@pulumi/pulumi';
 import { canonicalize, keyFingerprint } from '@pop3-iac/schema';
-import { FIELDS, Pop3ProviderError, pop3ServiceProvider } from '../src';
+import { FIELDS, pop3ServiceProvider } from '../src';
 import * as operations from '../src/operations';
 import {
   firstLine,
@@ -18,6 +18,7 @@ import {
   liveListeners,
   login,
   makeCertificate,
+  rejectsWith,
   release,
   removeDir,
   startReadyDaemon,
@@ -45,15 +46,6 @@ async function checked(news: Props): Promise<Props> {
 async function failuresOf(news: Props): Promise<Array<{ property: string; reason: string }>> {
   const result = await provider.check({ adminSocket: news.adminSocket }, { owner: OWNER, ...news });
   return [...(result.failures ?? [])];
-}
-
-async function rejectsWith(work: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(work, (error: unknown) => {
-    assert.ok(error instanceof Pop3ProviderError, `not a Pop3ProviderError: ${String(error)}`);
-    assert.equal(error.code, code);
-    assert.match(error.message, pattern);
-    return true;
-  });
 }
 
 describe('check', () => {

@@ -6,8 +6,17 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type * as pulumi from '@pulumi/pulumi';
-import { Pop3ProviderError, pop3ServiceProvider } from '../src';
-import { POP3CTL_BIN, firstLine, freePort, login, removeDir, startReadyDaemon, type Daemon } from './support';
+import { pop3ServiceProvider } from '../src';
+import {
+  POP3CTL_BIN,
+  firstLine,
+  freePort,
+  rejectsWith,
+  removeDir,
+  serves,
+  startReadyDaemon,
+  type Daemon,
+} from './support';
 
 type Props = Record<string, unknown>;
 
@@ -15,28 +24,9 @@ const provider = pop3ServiceProvider as Required<pulumi.dynamic.ResourceProvider
 
 const PROGRAM = { project: 'mail', stack: 'prod' };
 
-async function rejectsWith(work: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(work, (error: unknown) => {
-    assert.ok(error instanceof Pop3ProviderError, `not a Pop3ProviderError: ${String(error)}`);
-    assert.equal(error.code, code);
-    assert.match(error.message, pattern);
-    return true;
-  });
-}
-
 /** The owner the daemon records, as GET /v1/status shows it. */
 async function ownerOf(daemon: Daemon): Promise<Props | null> {
   return ((await daemon.admin('GET', '/v1/status')).body as { owner: Props | null }).owner;
-}
-
-/** Logs in and counts the mailbox: the daemon serves POP3 on `port`. */
-async function serves(port: number): Promise<void> {
-  const session = await login({ host: '127.0.0.1', port }, 'alice', 'secret');
-  try {
-    assert.match((await session.command('STAT')) ?? '', /^\+OK 1 /);
-  } finally {
-    session.close();
-  }
 }
 
 describe('one owner per daemon', () => {
@@ -132,6 +122,23 @@ describe('one owner per daemon', () => {
     const stack = (await provider.check({ adminSocket: daemon.socket }, news)).inputs as Props;
     await rejectsWith(provider.create(stack), 'owned_elsewhere', /owned by mail\/prod\/pop3 .*stack: 'prod'/);
     assert.equal((await ownerOf(daemon))?.resource, 'pop3');
+    await serves(port);
+  });
+
+  it('two creates on one daemon at once: one applies, the other fails naming it', async () => {
+    // Nobody owns it (as after pop3ctl apply --take-over): both creates pass the verdict, the daemon's Pop3d-If-Owner decides.
+    const cleared = await daemon.admin('PUT', '/v1/config', { binds: `127.0.0.1 ${port}` }, { 'Pop3d-Owner': 'none' });
+    assert.equal(cleared.status, 200, cleared.text);
+    const [first, second] = await Promise.all([inputs('left'), inputs('right')]);
+    const results = await Promise.allSettled([provider.create(first), provider.create(second)]);
+    const failed = results.filter((result) => result.status === 'rejected');
+    assert.equal(failed.length, 1, JSON.stringify(results.map((r) => r.status)));
+    const winner = (await ownerOf(daemon))?.resource;
+    assert.ok(winner === 'left' || winner === 'right');
+    assert.match(String((failed[0] as PromiseRejectedResult).reason), new RegExp(`is owned by mail/prod/${winner} `));
+    // Put pop3 back as the owner for the cases below.
+    const back = await provider.create(await inputs('pop3', { adopt: true }));
+    pop3 = { inputs: { ...pop3.inputs }, state: back.outs as Props };
     await serves(port);
   });
 

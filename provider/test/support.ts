@@ -2,10 +2,13 @@
  * What the provider tests share: the runtime's own pop3d test harness (a real
  * daemon on ports the OS picks), and small real-socket probes.
  */
+import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
 import { connect, createServer, type Server } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Daemon } from '@pop3-iac/runtime/dist/test/support/pop3d-process';
+import { login } from '@pop3-iac/runtime/dist/test/support/wire';
+import { Pop3ProviderError } from '../src';
 
 export {
   freePort,
@@ -85,4 +88,24 @@ export async function holdPort(host: string, port: number): Promise<Server> {
 export async function release(server: Server): Promise<void> {
   server.close();
   await once(server, 'close');
+}
+
+/** The work fails with a Pop3ProviderError of this code and a message matching `pattern`. */
+export async function rejectsWith(work: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
+  await assert.rejects(work, (error: unknown) => {
+    assert.ok(error instanceof Pop3ProviderError, `not a Pop3ProviderError: ${String(error)}`);
+    assert.equal(error.code, code);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+/** alice (password `secret`, one message) logs in on 127.0.0.1:`port` and counts her mailbox: the daemon serves POP3. */
+export async function serves(port: number): Promise<void> {
+  const session = await login({ host: '127.0.0.1', port }, 'alice', 'secret');
+  try {
+    assert.match((await session.command('STAT')) ?? '', /^\+OK 1 /);
+  } finally {
+    session.close();
+  }
 }
