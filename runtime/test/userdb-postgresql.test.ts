@@ -87,8 +87,12 @@ describe('users in PostgreSQL (--userdb)', () => {
       userdb: userdbFile,
     });
     // PostfixAdmin's layout: the Maildir is <root>/example.org/carol/ itself.
-    for (const sub of ['new', 'cur', 'tmp']) await mkdir(join(daemon.maildirRoot, 'example.org', 'carol', sub), { recursive: true });
-    await writeFile(join(daemon.maildirRoot, 'example.org', 'carol', 'new', '1700000000.M1P1.test'), 'Subject: hi\n\nbody\n');
+    for (const sub of ['new', 'cur', 'tmp'])
+      await mkdir(join(daemon.maildirRoot, 'example.org', 'carol', sub), { recursive: true });
+    await writeFile(
+      join(daemon.maildirRoot, 'example.org', 'carol', 'new', '1700000000.M1P1.test'),
+      'Subject: hi\n\nbody\n',
+    );
   });
 
   after(async () => {
@@ -103,7 +107,10 @@ describe('users in PostgreSQL (--userdb)', () => {
       assert.equal(poplibLogin(port, user, pw), '+OK 0', user);
     }
     assert.equal(poplibLogin(port, 'u-sha512-crypt@example.org', 'wrong'), '-ERR [AUTH] Authentication failed');
-    assert.equal(poplibLogin(port, 'u-blf-crypt@example.org', 'pw BLF-CRYPT umlaut'), '-ERR [AUTH] Authentication failed');
+    assert.equal(
+      poplibLogin(port, 'u-blf-crypt@example.org', 'pw BLF-CRYPT umlaut'),
+      '-ERR [AUTH] Authentication failed',
+    );
   });
 
   it('an inactive user (no row from the query) does not log in', () => {
@@ -128,7 +135,10 @@ describe('users in PostgreSQL (--userdb)', () => {
     await pg.stop();
     try {
       assert.equal(poplibLogin(port, user, pw), '-ERR [SYS/TEMP] Authentication temporarily unavailable');
-      assert.equal(poplibLogin(port, 'nobody@example.org', 'x'), '-ERR [SYS/TEMP] Authentication temporarily unavailable');
+      assert.equal(
+        poplibLogin(port, 'nobody@example.org', 'x'),
+        '-ERR [SYS/TEMP] Authentication temporarily unavailable',
+      );
     } finally {
       await pg.start();
     }
@@ -139,9 +149,13 @@ describe('users in PostgreSQL (--userdb)', () => {
 
   it('the userdb file is refused when group or others can read it, naming the file and the mode', async () => {
     const loose = join(dir, 'loose.json');
-    await writeFile(loose, JSON.stringify({ driver: 'postgresql', connection: 'postgresql://x@/y', passwordQuery: QUERY }), {
-      mode: 0o644,
-    });
+    await writeFile(
+      loose,
+      JSON.stringify({ driver: 'postgresql', connection: 'postgresql://x@/y', passwordQuery: QUERY }),
+      {
+        mode: 0o644,
+      },
+    );
     const out = run([
       '--userdb',
       loose,

@@ -68,7 +68,10 @@ describe('password schemes and login cost', () => {
     }
     // bcrypt's other version letters, as PHP (2y), OpenBSD (2b) and old libraries (2a) write them.
     const blf = doveadm('BLF-CRYPT', 'versions').replace(/^\{[^}]+\}/, '');
-    users.push(['blf-2a', blf.replace('$2y$', '$2a$'), 'versions'], ['blf-2b', blf.replace('$2y$', '$2b$'), 'versions']);
+    users.push(
+      ['blf-2a', blf.replace('$2y$', '$2a$'), 'versions'],
+      ['blf-2b', blf.replace('$2y$', '$2b$'), 'versions'],
+    );
     const file = path.join(dir, 'all');
     await fsp.writeFile(file, users.map(([u, h]) => `${u}:${h}\n`).join(''));
     const db = new PasswdFileDatabase(file, undefined, { crypt: pool });
@@ -78,7 +81,7 @@ describe('password schemes and login cost', () => {
     }
   });
 
-  it('an unknown user is checked at a cost class the users have, not at the first line\'s scheme', async () => {
+  it("an unknown user is checked at a cost class the users have, not at the first line's scheme", async () => {
     // First line PLAIN: the old dummy (first line's scheme) made unknown users cost no hashing at all.
     const cheapArgon = await argon2id({
       password: 'a-pw',
@@ -149,11 +152,16 @@ describe('password schemes and login cost', () => {
 
   it('compares {PLAIN} passwords as bytes: invalid UTF-8 never collides', async () => {
     const file = path.join(dir, 'bytes');
-    await fsp.writeFile(file, Buffer.concat([Buffer.from('u:{PLAIN}caf'), Buffer.from([0xe9]), Buffer.from('-secret\n')]));
+    await fsp.writeFile(
+      file,
+      Buffer.concat([Buffer.from('u:{PLAIN}caf'), Buffer.from([0xe9]), Buffer.from('-secret\n')]),
+    );
     const db = new PasswdFileDatabase(file, undefined, { crypt: pool });
-    const pw = (byte: number): Buffer => Buffer.concat([Buffer.from('caf'), Buffer.from([byte]), Buffer.from('-secret')]);
+    const pw = (byte: number): Buffer =>
+      Buffer.concat([Buffer.from('caf'), Buffer.from([byte]), Buffer.from('-secret')]);
     assert.equal((await db.verify('u', pw(0xe9))).ok, true);
-    for (const byte of [0xff, 0x80]) assert.deepEqual(await db.verify('u', pw(byte)), { ok: false, reason: 'bad-password' });
+    for (const byte of [0xff, 0x80])
+      assert.deepEqual(await db.verify('u', pw(byte)), { ok: false, reason: 'bad-password' });
     // The UTF-8 spelling of é is other bytes than the file holds.
     assert.equal((await db.verify('u', 'café-secret')).ok, false);
   });

@@ -19,13 +19,7 @@ import { createLogger, type Logger } from '../log';
 import { BatchedLogStream } from '../log-batch';
 import { MaildirStore } from '../maildir';
 import { Pop3Server } from '../server/pop3-server';
-import {
-  LoginThrottle,
-  PasswdFileDatabase,
-  PostgresUserDatabase,
-  type UserDatabase,
-  loadUserDbConfig,
-} from '../users';
+import { LoginThrottle, PasswdFileDatabase, PostgresUserDatabase, type UserDatabase, loadUserDbConfig } from '../users';
 import { VERSION } from '../version';
 
 /** How long SIGTERM waits for sessions to QUIT on their own before ending them, in seconds. */

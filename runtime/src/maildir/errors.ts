@@ -4,11 +4,7 @@
  */
 
 export type MailStoreErrorCode =
-  | 'MAILBOX_IN_USE'
-  | 'MAILBOX_UNAVAILABLE'
-  | 'MAILBOX_INVALID_USER'
-  | 'MAILBOX_INVALID_PATH'
-  | 'MESSAGE_UNAVAILABLE';
+  'MAILBOX_IN_USE' | 'MAILBOX_UNAVAILABLE' | 'MAILBOX_INVALID_USER' | 'MAILBOX_INVALID_PATH' | 'MESSAGE_UNAVAILABLE';
 
 /** The POP3 response code (RFC 2449 section 8, RFC 3206) for a failure. */
 export type RespCode = 'IN-USE' | 'SYS/TEMP' | 'SYS/PERM';

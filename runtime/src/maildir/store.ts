@@ -604,7 +604,8 @@ export class MaildirStore implements MailStore {
  */
 export function maildirBelowRoot(root: string, maildir: string): string {
   // eslint-disable-next-line no-control-regex
-  const bad = maildir === '' || Buffer.byteLength(maildir) > MAX_MAILDIR_PATH || /[\u0000-\u001f\u007f\\]/.test(maildir);
+  const control = /[\u0000-\u001f\u007f\\]/;
+  const bad = maildir === '' || Buffer.byteLength(maildir) > MAX_MAILDIR_PATH || control.test(maildir);
   const segments = maildir.split('/').filter((s) => s !== '');
   if (bad || maildir.startsWith('/') || segments.length === 0 || segments.some((s) => s === '.' || s === '..'))
     throw new InvalidMaildirPathError(maildir);

@@ -35,7 +35,8 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 export const BCRYPT_RE = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 
 /** `$argon2id$v=19$m=…,t=…,p=…$salt$hash`, salt and hash in unpadded base64. Only version 19 (0x13) is computed. */
-export const ARGON2_RE = /^\$(argon2id|argon2i)\$v=19\$m=(\d{1,8}),t=(\d{1,4}),p=(\d{1,3})\$([A-Za-z0-9+/]{11,})\$([A-Za-z0-9+/]{16,})$/;
+export const ARGON2_RE =
+  /^\$(argon2id|argon2i)\$v=19\$m=(\d{1,8}),t=(\d{1,4}),p=(\d{1,3})\$([A-Za-z0-9+/]{11,})\$([A-Za-z0-9+/]{16,})$/;
 
 /** Decodes bcrypt's own base64 alphabet (no padding). */
 export function bcryptBase64Decode(text: string, bytes: number): Buffer {

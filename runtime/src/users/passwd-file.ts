@@ -63,7 +63,7 @@ export function parsePasswdFile(
   const users = new Map<string, Credential | null>();
   const unknown = new UnknownUserCost();
   let lineNo = 0;
-  for (let pos = 0; pos < bytes.length; ) {
+  for (let pos = 0; pos < bytes.length;) {
     let eol = bytes.indexOf(0x0a, pos);
     if (eol === -1) eol = bytes.length;
     let line = bytes.subarray(pos, eol);
