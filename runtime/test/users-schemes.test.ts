@@ -10,39 +10,12 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { argon2id } from 'hash-wasm';
-import {
-  type CryptJob,
-  CryptPool,
-  type CryptRunner,
-  MAX_PASSWORD_BYTES,
-  PasswdFileDatabase,
-  hashPassword,
-} from '../src/users/index.js';
+import { CryptPool, MAX_PASSWORD_BYTES, PasswdFileDatabase, hashPassword } from '../src/users/index.js';
+import { costOf, recording } from './support/crypt-jobs.js';
 import { makeTempDir, removeTempDir } from './support/maildir.js';
 
 const doveadm = (scheme: string, password: string): string =>
   execFileSync('doveadm', ['pw', '-s', scheme, '-p', password], { encoding: 'utf8' }).trim();
-
-/** The scheme and work factor a crypt job runs at: `$6$rounds=…` / `$6$`, `$2y$05`, `$argon2id$v=19$m=…,t=…,p=…`. */
-function costOf(job: CryptJob): string {
-  if (job.kind === 'sha-crypt') return /^\$[56]\$(rounds=\d+\$)?/.exec(job.hash)![0];
-  if (job.kind === 'bcrypt') return job.hash.slice(0, 6);
-  return /^\$argon2i?d?\$v=\d+\$m=\d+,t=\d+,p=\d+/.exec(job.hash)![0];
-}
-
-/** The real worker pool, with every job it is given written down. */
-function recording(pool: CryptPool): { runner: CryptRunner; jobs: CryptJob[] } {
-  const jobs: CryptJob[] = [];
-  return {
-    jobs,
-    runner: {
-      run(job, password) {
-        jobs.push(job);
-        return pool.run(job, password);
-      },
-    },
-  };
-}
 
 describe('password schemes and login cost', () => {
   let dir: string;
