@@ -14,6 +14,15 @@ import { login, Wire } from './support/wire';
 
 const IN_USE = '-ERR [IN-USE] Mailbox is locked by another session';
 
+/** Whether `daemon` logs an event matching `match` within a few seconds (log lines are written in batches). */
+async function logs(daemon: Daemon, match: (e: Record<string, unknown>) => boolean): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if (daemon.logEvents().some(match)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
 async function passReply(port: number, user: string, password: string): Promise<{ wire: Wire; reply: string }> {
   const wire = await Wire.open({ host: '127.0.0.1', port });
   await wire.line();
@@ -67,7 +76,7 @@ describe('mailbox lock across pop3d processes on one Maildir tree', () => {
     assert.match((await second.wire.command('USER alice')) ?? '', /^\+OK/);
     assert.match((await second.wire.command('PASS alice-pw')) ?? '', /^\+OK Logged in, 1 messages/);
     assert.ok(
-      daemons[1]!.logEvents().some((e) => e.event === 'mailbox.lock_broken' && e.reason === 'process gone'),
+      await logs(daemons[1]!, (e) => e.event === 'mailbox.lock_broken' && e.reason === 'process gone'),
       'the broken lock is logged',
     );
     // QUIT removes the lock file: the next session anywhere gets the mailbox.
@@ -90,7 +99,7 @@ describe('mailbox lock across pop3d processes on one Maildir tree', () => {
     const taken = await passReply(ports[1]!, 'alice', 'alice-pw');
     assert.match(taken.reply, /^\+OK Logged in/);
     assert.notEqual(JSON.parse(await readFile(file, 'utf8')).token, 'foreign');
-    assert.ok(daemons[1]!.logEvents().some((e) => e.event === 'mailbox.lock_broken' && e.reason === 'not refreshed'));
+    assert.ok(await logs(daemons[1]!, (e) => e.event === 'mailbox.lock_broken' && e.reason === 'not refreshed'));
     await taken.wire.command('QUIT');
     taken.wire.close();
   });

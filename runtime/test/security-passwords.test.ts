@@ -59,7 +59,8 @@ describe('passwords as sent', () => {
       wire.close();
     }
   }
-  const caf = (byte: number): Buffer => Buffer.concat([Buffer.from('caf'), Buffer.from([byte]), Buffer.from('-secret')]);
+  const caf = (byte: number): Buffer =>
+    Buffer.concat([Buffer.from('caf'), Buffer.from([byte]), Buffer.from('-secret')]);
 
   it('PASS caf\\xff-secret and caf\\x80-secret do not log in a user whose password is caf\\xe9-secret', async () => {
     assert.equal(await pass('latin', caf(0xff)), '-ERR [AUTH] Authentication failed');

@@ -10,6 +10,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CryptPool, PostgresUserDatabase } from '../src/users/index.js';
+import { costOf, recording } from './support/crypt-jobs';
 import { POP3D_BIN, freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
 import { type PostgresCluster, startPostgres } from './support/postgresql';
 import { login } from './support/wire';
@@ -87,8 +89,12 @@ describe('users in PostgreSQL (--userdb)', () => {
       userdb: userdbFile,
     });
     // PostfixAdmin's layout: the Maildir is <root>/example.org/carol/ itself.
-    for (const sub of ['new', 'cur', 'tmp']) await mkdir(join(daemon.maildirRoot, 'example.org', 'carol', sub), { recursive: true });
-    await writeFile(join(daemon.maildirRoot, 'example.org', 'carol', 'new', '1700000000.M1P1.test'), 'Subject: hi\n\nbody\n');
+    for (const sub of ['new', 'cur', 'tmp'])
+      await mkdir(join(daemon.maildirRoot, 'example.org', 'carol', sub), { recursive: true });
+    await writeFile(
+      join(daemon.maildirRoot, 'example.org', 'carol', 'new', '1700000000.M1P1.test'),
+      'Subject: hi\n\nbody\n',
+    );
   });
 
   after(async () => {
@@ -103,7 +109,10 @@ describe('users in PostgreSQL (--userdb)', () => {
       assert.equal(poplibLogin(port, user, pw), '+OK 0', user);
     }
     assert.equal(poplibLogin(port, 'u-sha512-crypt@example.org', 'wrong'), '-ERR [AUTH] Authentication failed');
-    assert.equal(poplibLogin(port, 'u-blf-crypt@example.org', 'pw BLF-CRYPT umlaut'), '-ERR [AUTH] Authentication failed');
+    assert.equal(
+      poplibLogin(port, 'u-blf-crypt@example.org', 'pw BLF-CRYPT umlaut'),
+      '-ERR [AUTH] Authentication failed',
+    );
   });
 
   it('an inactive user (no row from the query) does not log in', () => {
@@ -128,7 +137,10 @@ describe('users in PostgreSQL (--userdb)', () => {
     await pg.stop();
     try {
       assert.equal(poplibLogin(port, user, pw), '-ERR [SYS/TEMP] Authentication temporarily unavailable');
-      assert.equal(poplibLogin(port, 'nobody@example.org', 'x'), '-ERR [SYS/TEMP] Authentication temporarily unavailable');
+      assert.equal(
+        poplibLogin(port, 'nobody@example.org', 'x'),
+        '-ERR [SYS/TEMP] Authentication temporarily unavailable',
+      );
     } finally {
       await pg.start();
     }
@@ -137,11 +149,59 @@ describe('users in PostgreSQL (--userdb)', () => {
     assert.ok(daemon.logEvents().some((e) => e.event === 'userdb.unavailable'));
   });
 
+  it("an unknown user costs a cost class the database's users have (learned from the rows read)", async () => {
+    pg.sql(
+      `CREATE TABLE cheap (username text PRIMARY KEY, password text NOT NULL);
+       GRANT SELECT ON cheap TO pop3d;
+       INSERT INTO cheap VALUES ('p', '{PLAIN}p'), ('s', '${doveadm('SHA512-CRYPT', 's')}'), ('b', '${doveadm('BLF-CRYPT', 'b')}');`,
+      'mail',
+    );
+    const pool = new CryptPool(1);
+    const { runner, jobs } = recording(pool);
+    const db = new PostgresUserDatabase(
+      {
+        driver: 'postgresql',
+        connection: `postgresql://pop3d@/mail?host=${pg.socketDir}&port=${pg.port}`,
+        passwordQuery: 'SELECT password FROM cheap WHERE username = $1',
+      },
+      undefined,
+      { crypt: runner },
+    );
+    try {
+      // Nothing read yet: an unknown user costs one SHA512-CRYPT, Dovecot's default.
+      assert.deepEqual(await db.verify('ghost', 'x'), { ok: false, reason: 'unknown-user' });
+      assert.deepEqual(jobs.map(costOf), ['$6$']);
+      const known = new Set<string>(['PLAIN']);
+      for (const user of ['p', 's', 'b']) {
+        jobs.length = 0;
+        assert.deepEqual(await db.verify(user, 'wrong'), { ok: false, reason: 'bad-password' });
+        if (jobs[0] !== undefined) known.add(costOf(jobs[0]));
+      }
+      assert.equal(known.size, 3);
+      const used = new Set<string>();
+      for (let i = 0; i < 40; i++) {
+        jobs.length = 0;
+        assert.deepEqual(await db.verify(`ghost-${i}`, 'x'), { ok: false, reason: 'unknown-user' });
+        assert.ok(jobs.length <= 1);
+        used.add(jobs[0] === undefined ? 'PLAIN' : costOf(jobs[0]));
+      }
+      // Each class has a 1/3 share: that one is never picked in 40 names is ~1e-7 likely.
+      assert.deepEqual([...used].sort(), [...known].sort());
+    } finally {
+      await db.close();
+      await pool.close();
+    }
+  });
+
   it('the userdb file is refused when group or others can read it, naming the file and the mode', async () => {
     const loose = join(dir, 'loose.json');
-    await writeFile(loose, JSON.stringify({ driver: 'postgresql', connection: 'postgresql://x@/y', passwordQuery: QUERY }), {
-      mode: 0o644,
-    });
+    await writeFile(
+      loose,
+      JSON.stringify({ driver: 'postgresql', connection: 'postgresql://x@/y', passwordQuery: QUERY }),
+      {
+        mode: 0o644,
+      },
+    );
     const out = run([
       '--userdb',
       loose,

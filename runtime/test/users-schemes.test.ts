@@ -10,46 +10,20 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { argon2id } from 'hash-wasm';
-import {
-  type CryptJob,
-  CryptPool,
-  type CryptRunner,
-  MAX_PASSWORD_BYTES,
-  PasswdFileDatabase,
-  hashPassword,
-} from '../src/users/index.js';
+import { CryptPool, MAX_PASSWORD_BYTES, PasswdFileDatabase, hashPassword } from '../src/users/index.js';
+import { costOf, recording } from './support/crypt-jobs.js';
 import { makeTempDir, removeTempDir } from './support/maildir.js';
 
 const doveadm = (scheme: string, password: string): string =>
   execFileSync('doveadm', ['pw', '-s', scheme, '-p', password], { encoding: 'utf8' }).trim();
-
-/** The scheme and work factor a crypt job runs at: `$6$rounds=…` / `$6$`, `$2y$05`, `$argon2id$v=19$m=…,t=…,p=…`. */
-function costOf(job: CryptJob): string {
-  if (job.kind === 'sha-crypt') return /^\$[56]\$(rounds=\d+\$)?/.exec(job.hash)![0];
-  if (job.kind === 'bcrypt') return job.hash.slice(0, 6);
-  return /^\$argon2i?d?\$v=\d+\$m=\d+,t=\d+,p=\d+/.exec(job.hash)![0];
-}
-
-/** The real worker pool, with every job it is given written down. */
-function recording(pool: CryptPool): { runner: CryptRunner; jobs: CryptJob[] } {
-  const jobs: CryptJob[] = [];
-  return {
-    jobs,
-    runner: {
-      run(job, password) {
-        jobs.push(job);
-        return pool.run(job, password);
-      },
-    },
-  };
-}
 
 describe('password schemes and login cost', () => {
   let dir: string;
   let pool: CryptPool;
   before(async () => {
     dir = await makeTempDir('users-schemes-');
-    pool = new CryptPool(2);
+    // One worker: the suite runs four files side by side on two cores; Argon2 at its defaults is ~1 s of CPU a check.
+    pool = new CryptPool(1);
   });
   after(async () => {
     await pool.close();
@@ -68,7 +42,10 @@ describe('password schemes and login cost', () => {
     }
     // bcrypt's other version letters, as PHP (2y), OpenBSD (2b) and old libraries (2a) write them.
     const blf = doveadm('BLF-CRYPT', 'versions').replace(/^\{[^}]+\}/, '');
-    users.push(['blf-2a', blf.replace('$2y$', '$2a$'), 'versions'], ['blf-2b', blf.replace('$2y$', '$2b$'), 'versions']);
+    users.push(
+      ['blf-2a', blf.replace('$2y$', '$2a$'), 'versions'],
+      ['blf-2b', blf.replace('$2y$', '$2b$'), 'versions'],
+    );
     const file = path.join(dir, 'all');
     await fsp.writeFile(file, users.map(([u, h]) => `${u}:${h}\n`).join(''));
     const db = new PasswdFileDatabase(file, undefined, { crypt: pool });
@@ -78,7 +55,7 @@ describe('password schemes and login cost', () => {
     }
   });
 
-  it('an unknown user is checked at a cost class the users have, not at the first line\'s scheme', async () => {
+  it("an unknown user is checked at a cost class the users have, not at the first line's scheme", async () => {
     // First line PLAIN: the old dummy (first line's scheme) made unknown users cost no hashing at all.
     const cheapArgon = await argon2id({
       password: 'a-pw',
@@ -149,11 +126,16 @@ describe('password schemes and login cost', () => {
 
   it('compares {PLAIN} passwords as bytes: invalid UTF-8 never collides', async () => {
     const file = path.join(dir, 'bytes');
-    await fsp.writeFile(file, Buffer.concat([Buffer.from('u:{PLAIN}caf'), Buffer.from([0xe9]), Buffer.from('-secret\n')]));
+    await fsp.writeFile(
+      file,
+      Buffer.concat([Buffer.from('u:{PLAIN}caf'), Buffer.from([0xe9]), Buffer.from('-secret\n')]),
+    );
     const db = new PasswdFileDatabase(file, undefined, { crypt: pool });
-    const pw = (byte: number): Buffer => Buffer.concat([Buffer.from('caf'), Buffer.from([byte]), Buffer.from('-secret')]);
+    const pw = (byte: number): Buffer =>
+      Buffer.concat([Buffer.from('caf'), Buffer.from([byte]), Buffer.from('-secret')]);
     assert.equal((await db.verify('u', pw(0xe9))).ok, true);
-    for (const byte of [0xff, 0x80]) assert.deepEqual(await db.verify('u', pw(byte)), { ok: false, reason: 'bad-password' });
+    for (const byte of [0xff, 0x80])
+      assert.deepEqual(await db.verify('u', pw(byte)), { ok: false, reason: 'bad-password' });
     // The UTF-8 spelling of é is other bytes than the file holds.
     assert.equal((await db.verify('u', 'café-secret')).ok, false);
   });
