@@ -92,6 +92,15 @@ describe('the metrics registry', () => {
     assert.equal((await b.render()).includes('203.0.113.0/24'), false);
   });
 
+  it('leaves out the Node.js defaults that walk every open socket at each scrape, keeps the others', async () => {
+    const text = await new DaemonMetrics().render();
+    const types = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    for (const name of ['process_open_fds', 'nodejs_active_handles', 'nodejs_active_resources'])
+      assert.equal(types.has(name), false, name);
+    for (const name of ['process_resident_memory_bytes', 'process_max_fds', 'nodejs_eventloop_lag_seconds'])
+      assert.equal(types.has(name), true, name);
+  });
+
   it('names the reason of each connection-control rule', () => {
     assert.equal(refusalReason('permit'), 'permit');
     assert.equal(refusalReason('maxConnections'), 'cap');
