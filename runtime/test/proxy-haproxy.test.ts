@@ -45,6 +45,7 @@ describe('pop3d behind HAProxy (PROXY protocol)', () => {
   let mailRoot: string;
   let haproxy: Haproxy;
   const daemons: Daemon[] = [];
+  const configs: Array<Record<string, unknown>> = [];
   const backend: Ports[] = [];
   let front: { v2: number; v2s: number; v1: number };
 
@@ -57,18 +58,19 @@ describe('pop3d behind HAProxy (PROXY protocol)', () => {
     for (let i = 0; i < 2; i += 1) {
       const ports = { pop3: await freePort(), pop3s: await freePort() };
       backend.push(ports);
+      configs.push({
+        binds: [{ address: '127.0.0.1', port: ports.pop3, proxy: true }],
+        ssl: { enabled: true, binds: [{ address: '127.0.0.1', port: ports.pop3s, proxy: true }] },
+        tls: { certPem: cert.certPem, keyPem: cert.keyPem },
+        deny: [DENIED],
+        proxyProtocol: { trusted: [BALANCER], timeoutSeconds: 1 },
+        limits: { loginFailureDelayMs: 10, loginFailureDelayMaxMs: 20 },
+      });
       daemons.push(
         await startReadyDaemon({
           users: { alice: 'alice-pw', bob: 'bob-pw' },
           args: ['--maildir-root', mailRoot],
-          config: {
-            binds: [{ address: '127.0.0.1', port: ports.pop3, proxy: true }],
-            ssl: { enabled: true, binds: [{ address: '127.0.0.1', port: ports.pop3s, proxy: true }] },
-            tls: { certPem: cert.certPem, keyPem: cert.keyPem },
-            deny: [DENIED],
-            proxyProtocol: { trusted: [BALANCER], timeoutSeconds: 1 },
-            limits: { loginFailureDelayMs: 10, loginFailureDelayMaxMs: 20 },
-          },
+          config: configs[i],
         }),
       );
     }
@@ -190,6 +192,30 @@ describe('pop3d behind HAProxy (PROXY protocol)', () => {
       fresh.map((e) => e.peer),
       [CLIENT],
     );
+  });
+
+  it('maxConnectionsPerIp counts the client behind the balancer, not the balancer', async () => {
+    const limited = { ...configs[0], limits: { ...(configs[0]!.limits as object), maxConnectionsPerIp: 3 } };
+    assert.equal((await daemons[0]!.admin('PUT', '/v1/config', limited)).status, 200);
+    const open: Wire[] = [];
+    try {
+      // The v1 frontend has daemon 0 only.
+      for (let i = 0; i < 3; i += 1) {
+        const wire = await Wire.open({ host: '127.0.0.1', port: front.v1, localAddress: CLIENT });
+        open.push(wire);
+        assert.match((await wire.line()) ?? '', /^\+OK/);
+      }
+      const fourth = await Wire.open({ host: '127.0.0.1', port: front.v1, localAddress: CLIENT });
+      open.push(fourth);
+      assert.equal(await fourth.line(), '-ERR [SYS/TEMP] too many connections, try later');
+      // Another client through the same balancer is not held back by the first one's connections.
+      const other = await Wire.open({ host: '127.0.0.1', port: front.v1, localAddress: '127.0.0.6' });
+      open.push(other);
+      assert.match((await other.line()) ?? '', /^\+OK/);
+    } finally {
+      for (const wire of open) wire.close();
+      assert.equal((await daemons[0]!.admin('PUT', '/v1/config', configs[0])).status, 200);
+    }
   });
 
   it('direct connections are closed before any greeting: untrusted, untrusted with a forged header, trusted without one', async () => {
