@@ -25,15 +25,14 @@ const DENIED = '127.0.0.66';
 const STRANGER = '127.0.0.7';
 
 // Health checks: the greeting, then QUIT and its +OK, so every check ends as a POP3 session should.
-// No explicit `tcp-check connect`: the implicit one is what `check-send-proxy` applies to.
+// No explicit `tcp-check connect`: the implicit one is what `check-send-proxy` applies to
+// (and, with `check-ssl` on the server line, it is a TLS connect after the header).
 const POP3_CHECKS = [
   'option tcp-check',
   'tcp-check expect string +OK',
   'tcp-check send QUIT\\r\\n',
   'tcp-check expect string +OK',
 ];
-// The same over TLS: `check-ssl` on the server line makes the implicit connect a TLS one, after the header.
-const POP3S_CHECKS = POP3_CHECKS;
 
 interface Ports {
   pop3: number;
@@ -75,27 +74,20 @@ describe('pop3d behind HAProxy (PROXY protocol)', () => {
       );
     }
     front = { v2: await freePort(), v2s: await freePort(), v1: await freePort() };
+    // Both daemons behind one frontend, on their POP3 or POP3S proxy listener.
+    const balanced = (name: string, port: number, tls: boolean) => ({
+      name,
+      port,
+      checks: POP3_CHECKS,
+      servers: backend.map((p, i) => ({
+        name: `d${i}`,
+        port: tls ? p.pop3s : p.pop3,
+        options: `send-proxy-v2 check check-send-proxy${tls ? ' check-ssl verify none' : ''} inter 300ms`,
+      })),
+    });
     haproxy = await startHaproxy(dir, [
-      {
-        name: 'pop3',
-        port: front.v2,
-        checks: POP3_CHECKS,
-        servers: backend.map((p, i) => ({
-          name: `d${i}`,
-          port: p.pop3,
-          options: 'send-proxy-v2 check check-send-proxy inter 300ms',
-        })),
-      },
-      {
-        name: 'pop3s',
-        port: front.v2s,
-        checks: POP3S_CHECKS,
-        servers: backend.map((p, i) => ({
-          name: `d${i}`,
-          port: p.pop3s,
-          options: 'send-proxy-v2 check check-send-proxy check-ssl verify none inter 300ms',
-        })),
-      },
+      balanced('pop3', front.v2, false),
+      balanced('pop3s', front.v2s, true),
       {
         name: 'pop3v1',
         port: front.v1,
