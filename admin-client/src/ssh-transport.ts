@@ -4,7 +4,8 @@
  * forwarding, `direct-streamlocal@openssh.com`). The host key must be one of
  * those given; a host that shows another is refused before authentication.
  */
-import { Client, type ConnectConfig } from 'ssh2';
+import type * as Ssh2 from 'ssh2';
+import type { Client, ConnectConfig } from 'ssh2';
 import {
   AdminPermissionError,
   AdminTimeoutError,
@@ -30,7 +31,9 @@ export function sshTransport(target: SshTarget, timeoutMs: number): Transport {
   /** `gone` runs when the session ends, so the next request opens a new one. */
   const connect = (gone: () => void): Promise<Client> =>
     new Promise((resolve, reject) => {
-      const client = new Client();
+      // Loaded at the first SSH connection: pop3d and socket-only clients never pay for the library.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const client = new (require('ssh2') as typeof Ssh2).Client();
       let presented: string | undefined;
       let ready = false;
       const config: ConnectConfig = {

@@ -50,6 +50,8 @@ export interface DovecotOptions {
   keyFile: string;
   port: number;
   sslPort: number;
+  /** Plain POP3 that takes a PROXY header from 127.0.0.1 (`haproxy = yes`), for scenario g. */
+  proxyPort: number;
   account: Account;
   cores: number;
   /** The open-file limit the master (and so every process) gets. */
@@ -106,6 +108,8 @@ default_login_user = dovenull
 default_internal_user = dovecot
 
 default_client_limit = ${clientLimit}
+# Scenario g: the PROXY header is taken from the benchmark's HAProxy only.
+haproxy_trusted_networks = 127.0.0.1
 
 service pop3-login {
   inet_listener pop3 {
@@ -116,6 +120,11 @@ service pop3-login {
     address = 127.0.0.1
     port = ${o.sslPort}
     ssl = yes
+  }
+  inet_listener pop3-haproxy {
+    address = 127.0.0.1
+    port = ${o.proxyPort}
+    haproxy = yes
   }
 ${tuned('  ', true)}
 ${performance ? '' : `  process_limit = ${PROCESS_LIMIT}`}

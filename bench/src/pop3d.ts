@@ -26,6 +26,8 @@ export interface Pop3dOptions {
   keyFile: string;
   port: number;
   sslPort: number;
+  /** Plain POP3 marked `proxy`, trusting 127.0.0.1 (the benchmark's HAProxy), for scenario g. */
+  proxyPort: number;
   nofile: number;
   account: Account;
   /** Write a V8 CPU profile (`node --cpu-prof`) into this directory at exit. */
@@ -39,8 +41,13 @@ export interface Pop3dOptions {
 /** The configuration the benchmark runs pop3d with; extra binds are added for scenario f. */
 export function benchConfig(o: Pop3dOptions, extraBinds: Array<{ address: string; port: number }> = []) {
   return {
-    binds: [{ address: '127.0.0.1', port: o.port }, ...extraBinds],
+    binds: [
+      { address: '127.0.0.1', port: o.port },
+      { address: '127.0.0.1', port: o.proxyPort, proxy: true },
+      ...extraBinds,
+    ],
     ssl: { enabled: true, binds: [{ address: '127.0.0.1', port: o.sslPort }] },
+    proxyProtocol: { trusted: ['127.0.0.1'] },
     tls: { certFile: o.certFile, keyFile: o.keyFile },
     limits: {
       // 10,000 idle sessions (scenario c) plus headroom; all clients come from 127.0.0.1.

@@ -154,6 +154,15 @@ function rows(idleLevels: number[]): Row[] {
       noRatio: true,
     },
   );
+  out.push(
+    {
+      scenario: 'h',
+      label: 'through HAProxy (send-proxy-v2): full sessions/s, as a',
+      keys: ['rate'],
+    },
+    { scenario: 'h', label: 'through HAProxy: server CPU per session, ms', keys: ['cpuMsPerSession'] },
+    { scenario: 'h', label: 'through HAProxy: session latency p50 / p99, ms', keys: ['p50', 'p99'], noRatio: true },
+  );
   return out;
 }
 

@@ -21,6 +21,8 @@ export interface ServerUnderTest {
   secure: Target;
   /** pop3d's --metrics-listen port, when it has one. */
   metricsPort?: number;
+  /** The HAProxy frontend (send-proxy-v2) in front of the server's proxy listener; scenario h. */
+  proxied: Target;
 }
 
 export interface Settings {
@@ -183,6 +185,15 @@ export async function fullSessions(ctx: Context, server: ServerUnderTest, secure
     },
     errors,
   };
+}
+
+/**
+ * h: scenario a through HAProxy (TCP mode, send-proxy-v2) against the
+ * server's PROXY listener. Server CPU is the server's alone; HAProxy's is
+ * the balancer's cost, not the server's.
+ */
+export function throughBalancer(ctx: Context, server: ServerUnderTest): Promise<Outcome> {
+  return fullSessions(ctx, { ...server, plain: server.proxied }, false);
 }
 
 /** b: RETR of the 20 MB message back to back in one session (MB/s, server CPU per MB); then TOP n 0 latency. */

@@ -149,7 +149,8 @@ export class Pop3Server {
       proxyTrusted: config.proxyProtocol?.trusted.length
         ? compileAccessRules(config.proxyProtocol.trusted, [])
         : undefined,
-      proxyTimeoutMs: (config.proxyProtocol?.timeoutSeconds ?? 5) * 1000,
+      // Without proxyProtocol no header is ever read (nobody is trusted), so the deadline is moot.
+      proxyTimeoutMs: (config.proxyProtocol?.timeoutSeconds ?? 0) * 1000,
     };
     return {
       ok: true,

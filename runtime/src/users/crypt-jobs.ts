@@ -8,7 +8,17 @@
  * bcryptVerify/argon2Verify compare with `===` on strings.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { argon2i, argon2id, bcrypt } from 'hash-wasm';
+import type * as HashWasm from 'hash-wasm';
+
+/**
+ * hash-wasm is loaded at the first bcrypt or Argon2 check, not with the daemon:
+ * its WebAssembly modules cost start-up time that a site with SHA-crypt users never needs.
+ */
+let hashWasm: typeof HashWasm | undefined;
+function wasm(): typeof HashWasm {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (hashWasm ??= require('hash-wasm') as typeof HashWasm);
+}
 import { parseShaCryptSetting, shaCrypt } from './sha-crypt.js';
 
 export type CryptJobKind = 'sha-crypt' | 'bcrypt' | 'argon2';
@@ -61,7 +71,7 @@ async function bcryptMatches(password: Buffer, hash: string): Promise<boolean> {
   const salt = bcryptBase64Decode(hash.slice(7, 29), 16);
   // hash-wasm refuses an empty or longer password; bcrypt itself ignores what is past 72 octets.
   const pw = password.length === 0 ? Buffer.from([0]) : password.subarray(0, BCRYPT_MAX_PASSWORD);
-  const computed = await bcrypt({ password: pw, salt, costFactor: cost, outputType: 'encoded' });
+  const computed = await wasm().bcrypt({ password: pw, salt, costFactor: cost, outputType: 'encoded' });
   // `$2a$`, `$2b$` and `$2y$` compute the same for every password today: compare what follows the version.
   return constantTimeEqual(Buffer.from(computed.slice(3)), Buffer.from(hash.slice(3))) && password.length > 0;
 }
@@ -79,7 +89,7 @@ async function argon2Matches(password: Buffer, hash: string): Promise<boolean> {
     hashLength: expected.length,
     outputType: 'binary' as const,
   };
-  const computed = m[1] === 'argon2id' ? await argon2id(options) : await argon2i(options);
+  const computed = m[1] === 'argon2id' ? await wasm().argon2id(options) : await wasm().argon2i(options);
   return constantTimeEqual(computed, expected);
 }
 

@@ -16,7 +16,7 @@
  * from the rows read (one count per user name, unknown-user.ts); until a row
  * was read, an unknown user costs one SHA512-CRYPT.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { type Logger, nullLogger } from '../log.js';
 import { type CryptRunner, sharedCryptPool } from './crypt-pool.js';
 import { type Credential, parseCredential } from './credentials.js';
@@ -51,7 +51,10 @@ export class PostgresUserDatabase implements UserDatabase {
     opts: { crypt?: CryptRunner } = {},
   ) {
     this.crypt = opts.crypt ?? sharedCryptPool();
-    this.pool = new pg.Pool({
+    // Required here, not at the top: only a daemon started with --userdb pays for loading the driver.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Pool } = require('pg') as typeof pg;
+    this.pool = new Pool({
       connectionString: config.connection,
       max: POOL_SIZE,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
