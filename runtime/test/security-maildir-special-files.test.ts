@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { FsBatch, REFUSED } from '../src/maildir/fs-batch';
 import { makeTempDir, removeTempDir } from './support/maildir';
 import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { login, type Wire } from './support/wire';
+import { login, Wire } from './support/wire';
 
 function mkfifo(file: string): void {
   execFileSync('mkfifo', [file]);
@@ -140,4 +140,52 @@ describe('the file-system worker never reads what is not a regular file', () => 
     // The worker is free again: a second batch is answered.
     assert.deepEqual([...(await batch.measure([files[3]!]))], [6]);
   });
+});
+
+describe('the files pop3d itself reads in a Maildir are opened as messages are', () => {
+  let daemon: Daemon;
+  let port: number;
+  const opts = () => ({ host: '127.0.0.1', port });
+  before(async () => {
+    port = await freePort();
+    daemon = await startReadyDaemon({
+      config: { binds: `127.0.0.1 ${port}` },
+      users: { alice: 'a-pass', trudy: 't-pass', victor: 'v-pass' },
+      mail: {
+        alice: [{ content: 'Subject: a\r\n\r\nother-body\r\n' }],
+        trudy: [{ content: 'Subject: t\r\n\r\ntrudy-body\r\n' }],
+        victor: [{ content: 'Subject: v\r\n\r\nvictor-body\r\n' }],
+      },
+      args: ['--uidl', 'dovecot'],
+    });
+    // Each user can make these names in their own Maildir: the mailbox lock file and Dovecot's UID list.
+    mkfifo(join(daemon.maildirRoot, 'trudy', 'Maildir', 'pop3d.lock'));
+    mkfifo(join(daemon.maildirRoot, 'victor', 'Maildir', 'dovecot-uidlist'));
+  });
+  // SIGKILL: a daemon stuck in open() on a FIFO (the bug) would not act on SIGTERM.
+  after(() => daemon.stop('SIGKILL'));
+
+  for (const [user, password, name] of [
+    ['trudy', 't-pass', 'pop3d.lock'],
+    ['victor', 'v-pass', 'dovecot-uidlist'],
+  ] as const) {
+    it(`a FIFO planted as ${name} fails that login at once with -ERR; another user is served meanwhile`, async () => {
+      const wire = await Wire.open(opts());
+      const alice = await login(opts(), 'alice', 'a-pass');
+      try {
+        assert.match((await wire.line()) ?? '', /^\+OK/);
+        assert.match((await wire.command(`USER ${user}`)) ?? '', /^\+OK/);
+        wire.socket.write(`PASS ${password}\r\n`);
+        await servedMeanwhile(alice);
+        assert.match((await wire.line()) ?? '', /^-ERR \[SYS\/TEMP\]/);
+        // The daemon is not blocked: a new connection is greeted.
+        const fresh = await Wire.open(opts());
+        assert.match((await fresh.line()) ?? '', /^\+OK/);
+        fresh.close();
+      } finally {
+        wire.close();
+        alice.close();
+      }
+    });
+  }
 });

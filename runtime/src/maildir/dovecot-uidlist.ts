@@ -26,6 +26,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
 import { MailboxUnavailableError } from './errors.js';
+import { readMaildirFile } from './open-message.js';
 
 export const UIDLIST_FILE = 'dovecot-uidlist';
 export const UIDLIST_LOCK = 'dovecot-uidlist.lock';
@@ -160,7 +161,8 @@ export async function readUidlist(maildir: string): Promise<Uidlist | undefined>
   const file = `${maildir}/${UIDLIST_FILE}`;
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    // Written by the Maildir's user too, so read as a message is: a FIFO or symlink here fails at once.
+    text = await readMaildirFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new UidlistUnusableError(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {

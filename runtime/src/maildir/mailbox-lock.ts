@@ -29,6 +29,7 @@ import { closeSync, constants as fsc, openSync, readFileSync, statSync, unlinkSy
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import type { Logger } from '../log.js';
+import { readMaildirFileSync } from './open-message.js';
 
 /** The lock file's name in the Maildir (beside new/, cur/, tmp/, where no client looks). */
 export const LOCK_FILE = 'pop3d.lock';
@@ -160,7 +161,8 @@ export function acquireMailboxLock(dir: string, log: Logger): HeldMailboxLock | 
 function breakIfStale(file: string, log: Logger): boolean {
   const look = (): { owner: LockOwner | undefined; text: string; reason: string | undefined } | undefined => {
     try {
-      const text = readFileSync(file, 'utf8');
+      // The Maildir's user can put anything at this name: never a FIFO's open() that waits forever.
+      const text = readMaildirFileSync(file);
       const owner = parseOwner(text);
       return { owner, text, reason: staleReason(owner, statSync(file).mtimeMs, Date.now()) };
     } catch (err) {

@@ -9,7 +9,7 @@
  * keeps only regular files. The listing skips such entries already; this is
  * what holds when one is renamed over a listed message.
  */
-import { closeSync, constants, fstatSync, openSync, promises as fsp } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readFileSync } from 'node:fs';
 
 /** Read-only, no symlink, never blocking in open(). O_NONBLOCK changes nothing for reads of a regular file. */
 const MESSAGE_OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -53,4 +53,29 @@ export async function openMessage(file: string): Promise<fsp.FileHandle> {
   }
   if (!regular) throw new NotARegularFileError(file);
   return fh;
+}
+
+/**
+ * The whole of a small file that a Maildir's user could have replaced (the
+ * mailbox lock file, `dovecot-uidlist`): opened as a message is, so a FIFO,
+ * a device or a symlink put in its place fails at once instead of stalling
+ * the daemon or reading another file.
+ */
+export function readMaildirFileSync(file: string): string {
+  const fd = openMessageSync(file);
+  try {
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readMaildirFileSync for the asynchronous path. */
+export async function readMaildirFile(file: string): Promise<string> {
+  const fh = await openMessage(file);
+  try {
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
 }
