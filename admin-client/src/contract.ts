@@ -115,7 +115,11 @@ export interface RecentApply {
 
 export interface StatusCounters {
   connectionsAccepted: number;
-  /** Refusals by the rule that refused: a deny pattern, `permit`, `maxConnections` or `maxConnectionsPerIp`. */
+  /**
+   * Refusals by the rule that refused: a deny pattern, `permit`, `maxConnections` or
+   * `maxConnectionsPerIp`; on proxy listeners also `proxy-untrusted`, `proxy-header-invalid`
+   * (malformed, or closed before it was complete) and `proxy-header-timeout`.
+   */
   refusedByRule: Record<string, number>;
   /** Failed implicit-TLS handshakes, timeouts included. */
   tlsHandshakeFailures: number;

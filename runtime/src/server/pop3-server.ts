@@ -21,6 +21,7 @@ import { guardEstablishedTls } from '../tls/established-session';
 import { loadTlsContext } from '../tls/tls-context';
 import { refuseConnection } from './refuse-connection';
 import { readProxyHeader } from '../proxy/read-proxy-header';
+import type { StatusCounters } from '@pop3-iac/admin-client';
 import type { Logger } from '../log';
 import { DaemonMetrics, refusalReason } from '../observability/metrics';
 
@@ -48,22 +49,8 @@ const PROXY_UNTRUSTED = 'proxy-untrusted';
 const PROXY_HEADER_INVALID = 'proxy-header-invalid';
 const PROXY_HEADER_TIMEOUT = 'proxy-header-timeout';
 
-export interface Counters {
-  connectionsAccepted: number;
-  /**
-   * Refusals by the rule that refused: a deny pattern, `permit`, `maxConnections` or
-   * `maxConnectionsPerIp`; on proxy listeners also `proxy-untrusted`, `proxy-header-invalid`
-   * (malformed, or closed before it was complete) and `proxy-header-timeout`.
-   */
-  refusedByRule: Record<string, number>;
-  /** Failed implicit-TLS handshakes, timeouts included. */
-  tlsHandshakeFailures: number;
-  /** Implicit-TLS handshakes not finished within the handshake timeout (also in tlsHandshakeFailures). */
-  tlsHandshakeTimeouts: number;
-  /** Implicit-TLS sessions ended by a fatal TLS error (or a renegotiation) after the handshake. */
-  tlsSessionErrors: number;
-  sessionsClosed: number;
-}
+/** What the POP3 side counts; the status report adds the admin listener's count (the contract's StatusCounters). */
+export type Counters = Omit<StatusCounters, 'adminHandshakeFailures'>;
 
 export type PrepareResult =
   | { ok: true; commit: () => void; rollback: () => Promise<void>; opened: Listener[]; closed: Listener[] }
