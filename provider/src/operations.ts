@@ -35,7 +35,7 @@ import {
   type OwnerTransfer,
 } from './daemon';
 import { Pop3ProviderError } from './errors';
-import { isTransportError, requireTarget, targetFailures, targetOf, targetProps, where } from './target';
+import { isTransportError, onAdmin, requireTarget, targetFailures, targetOf, targetProps, where } from './target';
 import { COMPARED_FIELDS, CONFIG_FIELDS, FIELD_NAMES, OWNER_INPUT, type ServiceField } from './fields';
 import {
   createVerdict,
@@ -160,12 +160,8 @@ async function checkOnDaemon(
   } catch (error) {
     if (!isTransportError(error)) throw error;
     if (!moved) return [];
-    return [
-      {
-        property: 'ssh' in target || 'url' in target ? 'admin' : 'adminSocket',
-        reason: `${error.message}; nothing can be applied there: start pop3d, or correct the target`,
-      },
-    ];
+    const reason = `${error.message}; nothing can be applied there: start pop3d, or correct the target`;
+    return ['ssh' in target || 'url' in target ? onAdmin(reason) : { property: 'adminSocket', reason }];
   }
   if (config.tls && 'certFile' in config.tls) {
     const issues = await validateOnDaemon(target, config);

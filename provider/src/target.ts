@@ -53,7 +53,7 @@ export function isTransportError(error: unknown): error is AdminTransportError {
 export function targetFailures(inputs: Props): dynamic.CheckFailure[] {
   const admin = inputs.admin;
   if (admin !== undefined && inputs.adminSocket !== undefined)
-    return [{ property: 'admin', reason: 'give admin or adminSocket (its shorthand), not both' }];
+    return [onAdmin('give admin or adminSocket (its shorthand), not both')];
   if (admin === undefined) {
     const socket = inputs.adminSocket;
     if (typeof socket !== 'string' || socket.trim() === '')
@@ -66,8 +66,7 @@ export function targetFailures(inputs: Props): dynamic.CheckFailure[] {
       ];
     return absolute('adminSocket', socket);
   }
-  if (!isRecord(admin))
-    return [{ property: 'admin', reason: 'must be { socket }, { url, caPem, certPem, keyPem } or { ssh, socket }' }];
+  if (!isRecord(admin)) return [onAdmin('must be { socket }, { url, caPem, certPem, keyPem } or { ssh, socket }')];
   if ('url' in admin) {
     const failures = strings(admin, ['url', 'caPem', 'certPem', 'keyPem'], 'admin');
     if (failures.length === 0 && !/^https:\/\/[^/]+:\d+\/?$/.test(admin.url as string))
@@ -90,6 +89,14 @@ export function targetFailures(inputs: Props): dynamic.CheckFailure[] {
   if (typeof admin.socket !== 'string' || admin.socket.trim() === '')
     return [{ property: 'admin.socket', reason: 'is required: the path of pop3d admin socket' }];
   return absolute('admin.socket', admin.socket);
+}
+
+/**
+ * A failure of `admin` as a whole, reported on the resource: the engine prints
+ * a failing top-level property's value with its secrets decrypted (the key).
+ */
+export function onAdmin(reason: string): dynamic.CheckFailure {
+  return { property: '', reason: `admin: ${reason}` };
 }
 
 function strings(record: Props, keys: string[], prefix: string): dynamic.CheckFailure[] {
