@@ -92,8 +92,9 @@ export function targetFailures(inputs: Props): dynamic.CheckFailure[] {
 }
 
 /**
- * A failure of `admin` as a whole, reported on the resource: the engine prints
- * a failing top-level property's value with its secrets decrypted (the key).
+ * A failure of `admin` as a whole, reported on the resource: on property
+ * `admin` the engine would print the whole value next to it (certificates,
+ * host key; the key masked as [secret]), burying the message.
  */
 export function onAdmin(reason: string): dynamic.CheckFailure {
   return { property: '', reason: `admin: ${reason}` };

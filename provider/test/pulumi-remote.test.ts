@@ -141,4 +141,29 @@ describe('pulumi CLI: two Pop3Service on two daemons, over mutual TLS and over S
     assert.equal(await firstLine('127.0.0.1', tlsPort), 'refused');
     assert.equal(await firstLine('127.0.0.1', sshPort), 'refused');
   });
+
+  it('preview of a daemon that cannot be reached fails on the resource naming its URL, and prints no key', async () => {
+    const closed = await freePort();
+    await project.write(
+      'index.ts',
+      `import * as pulumi from '@pulumi/pulumi';
+import { Pop3Service } from '@pop3-iac/provider';
+
+const config = new pulumi.Config();
+new Pop3Service('gone', {
+  admin: {
+    url: 'https://127.0.0.1:${closed}',
+    caPem: ${JSON.stringify(pki.ca.certPem)},
+    certPem: ${JSON.stringify(pki.deployer.certPem)},
+    keyPem: config.requireSecret('tlsKeyPem'),
+  },
+  binds: [],
+});
+`,
+    );
+    const preview = await project.run(['preview', '--non-interactive']);
+    assert.notEqual(preview.exitCode, 0);
+    assert.match(preview.output, new RegExp(`admin: cannot reach pop3d at https://127\\.0\\.0\\.1:${closed}`));
+    assert.ok(!preview.output.includes(pki.deployer.keyPem.split('\n')[1]!), 'the key was printed');
+  });
 });
