@@ -1,24 +1,17 @@
 /**
- * Talking to one pop3d over its admin socket: what it runs (configuration,
+ * Talking to one pop3d through its admin API (a local socket, mutual TLS, or
+ * its socket through SSH; @pop3-iac/admin-client): what it runs (configuration,
  * ETag, owner, identity, in one GET), applying a configuration under an
  * owner, the dry run, and the daemon's errors as messages that name the
  * field at fault.
  */
-import {
-  adminRequest,
-  DaemonUnreachableError,
-  IF_OWNER_HEADER,
-  INSTANCE_ID_HEADER,
-  OWNER_HEADER,
-  ownerChangeOf,
-  ownerHeaderValue,
-  type AdminResponse,
-  type Owner,
-} from '@pop3-iac/runtime';
+import { AdminClient, type AdminResponse, type AdminTarget, type Owner } from '@pop3-iac/admin-client';
+import { IF_OWNER_HEADER, INSTANCE_ID_HEADER, OWNER_HEADER, ownerChangeOf, ownerHeaderValue } from '@pop3-iac/runtime';
 import type { CanonicalConfig, ConfigIssue, RedactedConfig } from '@pop3-iac/schema';
 import { Pop3ProviderError } from './errors';
+import { where } from './target';
 
-export { DaemonUnreachableError, type Owner };
+export type { Owner };
 
 /** What one GET /v1/config tells about a daemon. */
 export interface LiveDaemon {
@@ -31,8 +24,28 @@ export interface LiveDaemon {
   instanceId: string;
 }
 
-export async function getLive(socket: string): Promise<LiveDaemon> {
-  const response = await adminRequest(socket, 'GET', '/v1/config');
+/**
+ * One request with a client of its own: an SSH or TLS connection is not kept
+ * between the provider's steps, so nothing holds the provider process open.
+ */
+async function request(
+  target: AdminTarget,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+): Promise<AdminResponse> {
+  const client = new AdminClient(target);
+  try {
+    return await client.request(method, path, body, headers);
+  } finally {
+    client.close();
+  }
+}
+
+export async function getLive(target: AdminTarget): Promise<LiveDaemon> {
+  const socket = where(target);
+  const response = await request(target, 'GET', '/v1/config');
   if (response.status !== 200) throw daemonError(response, socket);
   const etag = header(response, 'etag');
   const instanceId = header(response, INSTANCE_ID_HEADER.toLowerCase());
@@ -66,12 +79,13 @@ export interface Applied {
 
 /** PUT the configuration if the daemon still runs `ifMatch` under the expected owner; an error names the field at fault. */
 export async function putConfig(
-  socket: string,
+  target: AdminTarget,
   config: CanonicalConfig,
   ifMatch: string,
   transfer: OwnerTransfer,
 ): Promise<Applied> {
-  const response = await adminRequest(socket, 'PUT', '/v1/config', config, {
+  const socket = where(target);
+  const response = await request(target, 'PUT', '/v1/config', config, {
     'If-Match': ifMatch,
     [OWNER_HEADER]: ownerHeaderValue(transfer.owner),
     [IF_OWNER_HEADER]: transfer.ifOwner,
@@ -82,8 +96,9 @@ export async function putConfig(
 }
 
 /** POST /v1/config/validate: the daemon's issues with the configuration (certificate files read on its host), or none. */
-export async function validateOnDaemon(socket: string, config: CanonicalConfig): Promise<ConfigIssue[]> {
-  const response = await adminRequest(socket, 'POST', '/v1/config/validate', config);
+export async function validateOnDaemon(target: AdminTarget, config: CanonicalConfig): Promise<ConfigIssue[]> {
+  const socket = where(target);
+  const response = await request(target, 'POST', '/v1/config/validate', config);
   if (response.status === 200) return [];
   const body = response.body as ErrorBody;
   if (response.status === 400 && body.code === 'invalid_config') return body.issues ?? [];
@@ -115,12 +130,14 @@ function daemonError(response: AdminResponse, socket: string): Pop3ProviderError
     case 'apply_failed': {
       // The daemon's message names the socket and the OS error; prefix the field and the bind as written in binds.
       const bind = body.bind;
-      const where = bind ? `"${bind.address.includes(':') ? `[${bind.address}]` : bind.address} ${bind.port}": ` : '';
+      const bindText = bind
+        ? `"${bind.address.includes(':') ? `[${bind.address}]` : bind.address} ${bind.port}": `
+        : '';
       const said = (body.message ?? 'the listener could not be opened').replace(/\.?$/, '');
       const os = body.osCode && !said.includes(body.osCode) ? ` (${body.osCode})` : '';
       return new Pop3ProviderError(
         'apply_failed',
-        `${body.field ?? 'binds'}: ${where}${said}${os}. pop3d at ${socket} keeps serving its previous configuration.`,
+        `${body.field ?? 'binds'}: ${bindText}${said}${os}. pop3d at ${socket} keeps serving its previous configuration.`,
       );
     }
     case 'precondition_failed':

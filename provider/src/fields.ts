@@ -21,12 +21,16 @@ export interface FieldSpec {
   meaning: string;
 }
 
-export type ServiceField = keyof CanonicalConfig | 'adminSocket' | 'adopt';
+export type ServiceField = keyof CanonicalConfig | 'adminSocket' | 'admin' | 'adopt';
 
 export const FIELDS = {
   adminSocket: {
     effect: 'identity',
     meaning: 'path of the daemon admin socket: the same daemon at another path is an update, another daemon a replace',
+  },
+  admin: {
+    effect: 'identity',
+    meaning: 'how to reach the daemon: { socket }, { url, caPem, certPem, keyPem } or { ssh, socket }; a secret',
   },
   adopt: {
     effect: 'none',
@@ -48,10 +52,10 @@ export const FIELDS = {
 /** The table's fields in a fixed order. */
 export const FIELD_NAMES = Object.keys(FIELDS) as ServiceField[];
 
-/** The daemon's configuration fields (everything but `adminSocket` and `adopt`). */
-export const CONFIG_FIELDS = FIELD_NAMES.filter((field) => field !== 'adminSocket' && field !== 'adopt') as Array<
-  keyof CanonicalConfig
->;
+/** The daemon's configuration fields (everything but `adminSocket`, `admin` and `adopt`). */
+export const CONFIG_FIELDS = FIELD_NAMES.filter(
+  (field) => field !== 'adminSocket' && field !== 'admin' && field !== 'adopt',
+) as Array<keyof CanonicalConfig>;
 
 /** The fields a diff compares: a change to any of them is an update (or, for `adminSocket`, maybe a replace). */
 export const COMPARED_FIELDS = FIELD_NAMES.filter((field) => FIELDS[field].effect !== 'none');

@@ -8,6 +8,10 @@ export {
   type TlsFilesArgs,
   type TlsInlineArgs,
   type LimitsArgs,
+  type AdminArgs,
+  type AdminSocketArgs,
+  type AdminSshArgs,
+  type AdminTlsArgs,
 } from './resource';
 export { pop3ServiceProvider } from './provider';
 export { FIELDS, FIELD_NAMES, type FieldEffect, type ServiceField } from './fields';

@@ -10,7 +10,6 @@
  * the daemon ever shows, so the key is compared without being read back.
  */
 import { randomUUID } from 'node:crypto';
-import { isAbsolute, posix } from 'node:path';
 import { log, type dynamic } from '@pulumi/pulumi';
 import {
   diffConfigs,
@@ -24,9 +23,9 @@ import {
   type Listener,
   type RedactedConfig,
 } from '@pop3-iac/schema';
+import type { AdminTarget } from '@pop3-iac/admin-client';
 import { NO_OWNER } from '@pop3-iac/runtime';
 import {
-  DaemonUnreachableError,
   getLive,
   putConfig,
   validateOnDaemon,
@@ -36,6 +35,7 @@ import {
   type OwnerTransfer,
 } from './daemon';
 import { Pop3ProviderError } from './errors';
+import { isTransportError, onAdmin, requireTarget, targetFailures, targetOf, targetProps, where } from './target';
 import { COMPARED_FIELDS, CONFIG_FIELDS, FIELD_NAMES, OWNER_INPUT, type ServiceField } from './fields';
 import {
   createVerdict,
@@ -60,7 +60,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The stored outputs of a Pop3Service. */
 export interface Pop3ServiceState extends RedactedConfig {
-  adminSocket: string;
+  /** A local socket's path; a remote target is `admin` instead (a secret output). */
+  adminSocket?: string;
+  admin?: AdminTarget;
   listeners: Listener[];
   generation: number;
   etag: string;
@@ -78,7 +80,7 @@ export { Pop3ProviderError };
 const KNOWN_INPUTS = new Set<string>([...FIELD_NAMES, OWNER_INPUT, PROVIDER_KEY]);
 
 /**
- * The ETag each diff saw, by socket: update applies only if the daemon still
+ * The ETag each diff saw, by target: update applies only if the daemon still
  * runs that configuration. The engine calls diff and then update in the same
  * provider process, right after each other.
  */
@@ -93,18 +95,7 @@ export async function check(olds: Props, news: Props): Promise<dynamic.CheckResu
   // During preview an input may come from another resource's output: validate it when it is known.
   if (containsUnknown(inputs)) return { inputs: news };
 
-  const socket = inputs.adminSocket;
-  if (typeof socket !== 'string' || socket.trim() === '') {
-    failures.push({
-      property: 'adminSocket',
-      reason: 'is required: the path of pop3d admin socket (pop3d --admin-socket; default <state-dir>/admin.sock)',
-    });
-  } else if (!isAbsolute(socket)) {
-    failures.push({
-      property: 'adminSocket',
-      reason: 'must be an absolute path: the provider does not run in the directory of your program',
-    });
-  }
+  failures.push(...targetFailures(inputs));
   if (inputs.adopt !== undefined && typeof inputs.adopt !== 'boolean')
     failures.push({ property: 'adopt', reason: 'must be true or false' });
   const labels = labelsOf(inputs);
@@ -120,17 +111,18 @@ export async function check(olds: Props, news: Props): Promise<dynamic.CheckResu
   // The canonical form is what Pulumi stores as inputs, so equivalent spellings
   // are equal inputs and `pulumi preview` shows only real changes.
   const config = (result as { config: CanonicalConfig }).config;
-  const path = posix.normalize(socket as string);
+  const target = targetOf(inputs)!;
   const owner: OwnerLabels = labels!;
   const checked: Props = {
-    adminSocket: path,
+    ...targetProps(target),
     ...withFingerprint(config),
     ...(inputs.adopt === undefined ? {} : { adopt: inputs.adopt }),
     [OWNER_INPUT]: owner,
   };
-  // New on this daemon: a create, or a move to another path (which may be another daemon).
-  const moved = typeof olds.adminSocket !== 'string' || posix.normalize(olds.adminSocket) !== path;
-  const daemonFailures = await checkOnDaemon(path, moved, config, owner, inputs.adopt as boolean | undefined);
+  // New on this daemon: a create, or a move to another target (which may be another daemon).
+  const oldTarget = targetOf(olds);
+  const moved = oldTarget === undefined || where(oldTarget) !== where(target);
+  const daemonFailures = await checkOnDaemon(target, moved, config, owner, inputs.adopt as boolean | undefined);
   return daemonFailures.length > 0 ? { failures: daemonFailures } : { inputs: checked };
 }
 
@@ -156,7 +148,7 @@ function unknownKeys(inputs: Props): dynamic.CheckFailure[] {
  * otherwise.
  */
 async function checkOnDaemon(
-  socket: string,
+  target: AdminTarget,
   moved: boolean,
   config: CanonicalConfig,
   labels: OwnerLabels,
@@ -164,25 +156,21 @@ async function checkOnDaemon(
 ): Promise<dynamic.CheckFailure[]> {
   let live: LiveDaemon;
   try {
-    live = await getLive(socket);
+    live = await getLive(target);
   } catch (error) {
-    if (!(error instanceof DaemonUnreachableError)) throw error;
+    if (!isTransportError(error)) throw error;
     if (!moved) return [];
-    return [
-      {
-        property: 'adminSocket',
-        reason: `${error.message}; nothing can be applied there: start pop3d, or correct the path`,
-      },
-    ];
+    const reason = `${error.message}; nothing can be applied there: start pop3d, or correct the target`;
+    return ['ssh' in target || 'url' in target ? onAdmin(reason) : { property: 'adminSocket', reason }];
   }
   if (config.tls && 'certFile' in config.tls) {
-    const issues = await validateOnDaemon(socket, config);
+    const issues = await validateOnDaemon(target, config);
     if (issues.length > 0)
       return issues.map((issue) => ({ property: issue.path, reason: `on the daemon host: ${issue.message}` }));
   }
   if (!moved) return [];
   try {
-    const verdict = createVerdict(socket, live, labels, adopt, redactConfig(config));
+    const verdict = createVerdict(where(target), live, labels, adopt, redactConfig(config));
     if (verdict.warning) await warn(verdict.warning);
   } catch (error) {
     if (error instanceof Pop3ProviderError) return [{ property: '', reason: error.message }];
@@ -208,31 +196,35 @@ function checkFailure(issue: ConfigIssue, inputs: Props): dynamic.CheckFailure {
 // ---------------------------------------------------------------- diff
 
 export async function diff(id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
-  const oldSocket = socketOf(olds, id);
+  const oldTarget = targetOf(olds) ?? { socket: id };
+  const oldSocket = where(oldTarget);
   if (containsUnknown(news)) {
-    const replaces = news.adminSocket === UNKNOWN || news.adminSocket !== oldSocket ? ['adminSocket'] : [];
+    const known = containsUnknown(news.admin) || news.adminSocket === UNKNOWN ? undefined : targetOf(news);
+    const replaces = known === undefined || where(known) !== oldSocket ? [identityField(news)] : [];
     return { changes: true, replaces, deleteBeforeReplace: false };
   }
-  const socket = socketOf(news, oldSocket);
+  const target = targetOf(news) ?? oldTarget;
+  const socket = where(target);
   const labels = labelsOf(news) ?? labelsOf(olds);
   let live: LiveDaemon;
   try {
-    live = await getLive(socket);
+    live = await getLive(target);
   } catch (error) {
-    if (!(error instanceof DaemonUnreachableError)) throw error;
+    if (!isTransportError(error)) throw error;
     if (socket === oldSocket) throw unreachable(error, labels, 'the diff');
     throw new Pop3ProviderError(
       'daemon_unreachable',
-      `${error.message}; adminSocket changed from ${oldSocket} to ${socket}: correct the path, or start pop3d ` +
+      `${error.message}; ${identityField(news)} changed from ${oldSocket} to ${socket}: correct the ` +
+        `${identityField(news) === 'adminSocket' ? 'path' : 'target'}, or start pop3d ` +
         'there; nothing was changed and the old daemon keeps serving',
     );
   }
 
   // The resource is the daemon (its instanceId), not the path it is reached at.
-  if (!(await sameDaemon(olds, oldSocket, socket, live))) {
+  if (!(await sameDaemon(olds, oldTarget, target, live))) {
     // Another daemon: create there first, then empty the old one (its delete
     // checks its claim, so it never empties what the new half applied).
-    return { changes: true, replaces: ['adminSocket'], deleteBeforeReplace: false };
+    return { changes: true, replaces: [identityField(news)], deleteBeforeReplace: false };
   }
   // A daemon another resource took over: say so now rather than at update.
   const owner = live.owner;
@@ -243,8 +235,8 @@ export async function diff(id: string, olds: Props, news: Props): Promise<dynami
 
   diffedEtags.set(socket, live.etag);
   warnAboutDrift(socket, olds, live.config);
-  const wanted: Props = { adminSocket: socket, ...desiredView(news) };
-  const current: Props = { adminSocket: oldSocket, ...live.config };
+  const wanted: Props = { ...targetProps(target), ...desiredView(news) };
+  const current: Props = { ...targetProps(oldTarget), ...live.config };
   const changed = COMPARED_FIELDS.filter((field) => !sameJson(wanted[field], current[field]));
   return {
     changes: changed.length > 0,
@@ -254,16 +246,21 @@ export async function diff(id: string, olds: Props, news: Props): Promise<dynami
   };
 }
 
-/** Whether the daemon answering at `socket` is the one this resource configured. */
-async function sameDaemon(olds: Props, oldSocket: string, socket: string, live: LiveDaemon): Promise<boolean> {
+/** Whether the daemon answering at `target` is the one this resource configured. */
+async function sameDaemon(
+  olds: Props,
+  oldTarget: AdminTarget,
+  target: AdminTarget,
+  live: LiveDaemon,
+): Promise<boolean> {
   const recorded = typeof olds.instanceId === 'string' ? olds.instanceId : undefined;
   if (recorded !== undefined) return recorded === live.instanceId;
   // State from before instanceIds: the daemon at the recorded path is this resource's.
-  if (socket === oldSocket) return true;
+  if (where(target) === where(oldTarget)) return true;
   try {
-    return (await getLive(oldSocket)).instanceId === live.instanceId;
+    return (await getLive(oldTarget)).instanceId === live.instanceId;
   } catch (error) {
-    if (error instanceof DaemonUnreachableError) return false;
+    if (isTransportError(error)) return false;
     throw error;
   }
 }
@@ -285,32 +282,34 @@ function warnAboutDrift(socket: string, olds: Props, live: RedactedConfig): void
 // ---------------------------------------------------------------- create, update, read, delete
 
 export async function create(inputs: Props): Promise<dynamic.CreateResult<Pop3ServiceState>> {
-  const socket = socketOf(inputs, '');
+  const target = requireTarget(inputs);
+  const socket = where(target);
   const config = desiredConfig(inputs);
   const labels = requireLabels(inputs);
-  const live = await getLive(socket);
+  const live = await getLive(target);
   const verdict = createVerdict(socket, live, labels, adoptOf(inputs), redactConfig(config));
   if (verdict.warning) await warn(verdict.warning);
   // Each create makes its own claim: the old half of a replace holds another one, so its delete changes nothing.
   const owner: Owner = ownerRecord(labels, randomUUID());
   let applied: Applied;
   try {
-    applied = await applyUnder(socket, config, live.etag, { owner, ifOwner: verdict.ifOwner }, true);
+    applied = await applyUnder(target, config, live.etag, { owner, ifOwner: verdict.ifOwner }, true);
   } catch (error) {
     // Two creates on one daemon at once (two resources in one program): the one that lost names the winner.
     if (error instanceof Pop3ProviderError && error.code === 'precondition_failed')
-      createVerdict(socket, await getLive(socket), labels, adoptOf(inputs), redactConfig(config));
+      createVerdict(socket, await getLive(target), labels, adoptOf(inputs), redactConfig(config));
     throw error;
   }
-  return { id: live.instanceId, outs: stateOf(socket, applied, owner) };
+  return { id: live.instanceId, outs: stateOf(target, applied, owner) };
 }
 
 export async function update(id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult<Pop3ServiceState>> {
-  // The same daemon may now be reached at another path (diff checked its instanceId).
-  const socket = socketOf(news, socketOf(olds, id));
+  // The same daemon may now be reached another way (diff checked its instanceId).
+  const target = targetOf(news) ?? targetOf(olds) ?? { socket: id };
+  const socket = where(target);
   const config = desiredConfig(news);
   const labels = requireLabels(news);
-  const live = await getLive(socket);
+  const live = await getLive(target);
   const recorded = typeof olds.instanceId === 'string' ? olds.instanceId : undefined;
   if (recorded !== undefined && recorded !== live.instanceId)
     throw new Pop3ProviderError(
@@ -333,19 +332,20 @@ export async function update(id: string, olds: Props, news: Props): Promise<dyna
   if (verdict.warning) await warn(verdict.warning);
   // State from before owners gets its claim now.
   const owner: Owner = ownerRecord(labels, claim ?? randomUUID());
-  const applied = await applyUnder(socket, config, live.etag, { owner, ifOwner: verdict.ifOwner }, false);
+  const applied = await applyUnder(target, config, live.etag, { owner, ifOwner: verdict.ifOwner }, false);
   // update always returns every output: without them the state would shrink to the serialized provider.
-  return { outs: stateOf(socket, applied, owner) };
+  return { outs: stateOf(target, applied, owner) };
 }
 
 export async function read(id: string, props: Props = {}): Promise<dynamic.ReadResult> {
-  const socket = socketOf(props, id);
-  const live = await getLive(socket);
+  const target = targetOf(props) ?? { socket: id };
+  const socket = where(target);
+  const live = await getLive(target);
   // An ID that is an instanceId names the daemon (opts.id): another one at the path is not it.
   if (UUID.test(id) && id !== live.instanceId)
     throw new Pop3ProviderError(
       'another_daemon',
-      `pop3d at ${socket} is instance ${live.instanceId}, not ${id}: is adminSocket the path of that daemon?`,
+      `pop3d at ${socket} is instance ${live.instanceId}, not ${id}: is admin (or adminSocket) that daemon's?`,
     );
   const owner =
     isRecord(props.owner) && typeof props.owner.claim === 'string' ? (props.owner as unknown as Owner) : undefined;
@@ -356,12 +356,12 @@ export async function read(id: string, props: Props = {}): Promise<dynamic.ReadR
   const labels = labelsOf(props);
   return {
     id,
-    props: stateOf(socket, live, owner),
+    props: stateOf(target, live, owner),
     // The live configuration as the inputs too: after `pulumi refresh` the next
     // preview shows the program against what actually runs. The owner's names
     // and adopt are the resource's, not the daemon's: kept.
     inputs: {
-      adminSocket: socket,
+      ...targetProps(target),
       ...live.config,
       ...(labels === undefined ? {} : { [OWNER_INPUT]: labels }),
       ...(props.adopt === undefined ? {} : { adopt: props.adopt }),
@@ -373,14 +373,15 @@ export async function read(id: string, props: Props = {}): Promise<dynamic.ReadR
 export const EMPTY_CONFIG = { binds: [], ssl: { enabled: false } } as const;
 
 export async function remove(id: string, props: Props = {}): Promise<void> {
-  const socket = socketOf(props, id);
+  const target = targetOf(props) ?? { socket: id };
+  const socket = where(target);
   const labels = labelsOf(props);
   let live: LiveDaemon;
   try {
-    live = await getLive(socket);
+    live = await getLive(target);
   } catch (error) {
     // A daemon that does not answer is not "already gone": it may come back serving its persisted configuration.
-    if (error instanceof DaemonUnreachableError) throw unreachable(error, labels, 'the delete');
+    if (isTransportError(error)) throw unreachable(error, labels, 'the delete');
     throw error;
   }
   const recorded = typeof props.instanceId === 'string' ? props.instanceId : undefined;
@@ -404,7 +405,7 @@ export async function remove(id: string, props: Props = {}): Promise<void> {
     return;
   }
   await applyUnder(
-    socket,
+    target,
     parseConfigOrThrow(EMPTY_CONFIG),
     live.etag,
     { owner: null, ifOwner: claim ?? NO_OWNER },
@@ -416,14 +417,14 @@ export async function remove(id: string, props: Props = {}): Promise<void> {
 
 /** PUT under an owner; a create says what a failed bind means for the old half of a replace. */
 async function applyUnder(
-  socket: string,
+  target: AdminTarget,
   config: CanonicalConfig,
   etag: string,
   transfer: OwnerTransfer,
   creating: boolean,
 ): Promise<Applied> {
   try {
-    return await putConfig(socket, config, etag, transfer);
+    return await putConfig(target, config, etag, transfer);
   } catch (error) {
     if (
       creating &&
@@ -442,17 +443,17 @@ async function applyUnder(
 }
 
 /** PUT the configuration under the daemon's current ETag and owner (tests use it for the 412 path). */
-export async function applyConfig(socket: string, config: CanonicalConfig, ifMatch: string): Promise<Applied> {
-  return putConfig(socket, config, ifMatch, { owner: null, ifOwner: NO_OWNER });
+export async function applyConfig(target: AdminTarget, config: CanonicalConfig, ifMatch: string): Promise<Applied> {
+  return putConfig(target, config, ifMatch, { owner: null, ifOwner: NO_OWNER });
 }
 
 function stateOf(
-  socket: string,
+  target: AdminTarget,
   view: { config: RedactedConfig; etag: string; generation: number; instanceId: string },
   owner: Owner | undefined,
 ): Pop3ServiceState {
   return {
-    adminSocket: socket,
+    ...targetProps(target),
     ...view.config,
     listeners: listenersOf(view.config),
     generation: view.generation,
@@ -464,18 +465,23 @@ function stateOf(
 
 // ---------------------------------------------------------------- inputs and outputs
 
-function socketOf(props: Props, fallback: string): string {
-  const socket = props.adminSocket;
-  if (typeof socket === 'string' && socket !== '') return socket;
-  if (fallback !== '') return fallback;
-  throw new Pop3ProviderError('bad_state', 'adminSocket is missing: the resource has no daemon to talk to');
+/** The input a replace names: the one the program used to say which daemon. */
+function identityField(news: Props): string {
+  return news.admin !== undefined ? 'admin' : 'adminSocket';
 }
 
 /** The schema's input from a resource's inputs: everything but adminSocket and the serialized provider. */
 export function configInputOf(inputs: Props): Props {
   const config: Props = {};
   for (const [key, value] of Object.entries(inputs)) {
-    if (key === 'adminSocket' || key === 'adopt' || key === OWNER_INPUT || key === PROVIDER_KEY || value === undefined)
+    if (
+      key === 'adminSocket' ||
+      key === 'admin' ||
+      key === 'adopt' ||
+      key === OWNER_INPUT ||
+      key === PROVIDER_KEY ||
+      value === undefined
+    )
       continue;
     config[key] = value;
   }

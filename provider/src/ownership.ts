@@ -15,7 +15,8 @@
  */
 import { diffConfigs, listenersOf, type FieldChange, type RedactedConfig } from '@pop3-iac/schema';
 import { describeOwner, NO_OWNER } from '@pop3-iac/runtime';
-import type { DaemonUnreachableError, LiveDaemon, Owner } from './daemon';
+import type { AdminTransportError } from '@pop3-iac/admin-client';
+import type { LiveDaemon, Owner } from './daemon';
 import { Pop3ProviderError } from './errors';
 
 /** A resource's names. */
@@ -152,7 +153,7 @@ function ownedElsewhere(
  * never a guess from the recorded state.
  */
 export function unreachable(
-  error: DaemonUnreachableError,
+  error: AdminTransportError,
   labels: OwnerLabels | undefined,
   step: string,
 ): Pop3ProviderError {

@@ -59,13 +59,50 @@ export interface TlsInlineArgs {
 
 export type LimitsArgs = { [K in keyof Limits]?: pulumi.Input<number> };
 
+/** The daemon's admin socket on this machine: absolute path of `pop3d --admin-socket`. */
+export interface AdminSocketArgs {
+  socket: pulumi.Input<string>;
+}
+
+/** The daemon's admin listener (`pop3d --admin-listen`), with a client certificate (TLS 1.3). */
+export interface AdminTlsArgs {
+  /** `https://host:port`. */
+  url: pulumi.Input<string>;
+  /** PEM of the CA that issued the daemon's --admin-tls-cert. */
+  caPem: pulumi.Input<string>;
+  /** PEM of a client certificate issued by the daemon's --admin-client-ca. */
+  certPem: pulumi.Input<string>;
+  /** PEM of its private key: made a Pulumi secret whatever you pass. */
+  keyPem: pulumi.Input<string>;
+}
+
+/** The daemon's admin socket on another host, through SSH (OpenSSH streamlocal forwarding). */
+export interface AdminSshArgs {
+  ssh: pulumi.Input<{
+    host: pulumi.Input<string>;
+    /** Default 22. */
+    port?: pulumi.Input<number>;
+    username: pulumi.Input<string>;
+    /** The user's private key (OpenSSH or PEM): made a Pulumi secret whatever you pass. */
+    privateKey: pulumi.Input<string>;
+    /** The host's public key in known_hosts form (`ssh-ed25519 AAAA…`); required, never trusted on first use. */
+    hostKey: pulumi.Input<string>;
+  }>;
+  /** Absolute path of the daemon's --admin-socket on that host. */
+  socket: pulumi.Input<string>;
+}
+
+export type AdminArgs = AdminSocketArgs | AdminTlsArgs | AdminSshArgs;
+
 export interface Pop3ServiceArgs {
   /**
-   * Absolute path of the daemon's admin socket (`pop3d --admin-socket`; default `<state-dir>/admin.sock`).
-   * The resource is the daemon behind it (its `instanceId`): the same daemon at another path is an
-   * update, another daemon a replace.
+   * How to reach the daemon (DESIGN.md "The provider across hosts"). The resource is the daemon
+   * behind it (its `instanceId`): the same daemon reached another way is an update, another daemon
+   * a replace. A remote target is stored as a secret (it holds a private key).
    */
-  adminSocket: pulumi.Input<string>;
+  admin?: pulumi.Input<AdminArgs>;
+  /** Shorthand of `admin: { socket }`: absolute path of `pop3d --admin-socket` (default `<state-dir>/admin.sock`). */
+  adminSocket?: pulumi.Input<string>;
   /**
    * Read when the resource is created on a daemon. Unset: a daemon nobody owns is adopted (preview
    * warns with each field the program changes), one another resource owns is refused. `false`: also
@@ -109,7 +146,10 @@ const TYPE = 'Pop3Service';
 export class Pop3Service extends pulumi.dynamic.Resource {
   // `declare`: with ES2022 class fields a plain declaration would overwrite
   // the outputs the base constructor registers.
-  declare readonly adminSocket: pulumi.Output<string>;
+  /** The local socket's path; unset when `admin` names a remote daemon. */
+  declare readonly adminSocket: pulumi.Output<string | undefined>;
+  /** The remote target as given: a secret output (it holds `keyPem` or `privateKey`). */
+  declare readonly admin: pulumi.Output<AdminArgs | undefined>;
   /** Canonical: every bind with its port, addresses normalised, sorted. */
   declare readonly binds: pulumi.Output<Bind[]>;
   declare readonly port: pulumi.Output<number>;
@@ -153,6 +193,9 @@ export class Pop3Service extends pulumi.dynamic.Resource {
     }
     // Every key the program gave, known or not: check names the ones Pop3Service does not take (`bindz`).
     const props: pulumi.Inputs = { ...(args as unknown as pulumi.Inputs), adminSocket: args.adminSocket };
+    // The whole target is secret: the engine marks an output secret when its input was, and the SDK wants
+    // additionalSecretOutputs for the outputs too; hosts and URLs are hidden with the key, a small price.
+    props.admin = args.admin === undefined ? undefined : pulumi.secret(args.admin);
     for (const field of CONFIG_FIELDS) props[field] = args[field];
     props.tls = protectKey(args.tls);
     props.adopt = args.adopt;
@@ -161,7 +204,14 @@ export class Pop3Service extends pulumi.dynamic.Resource {
     const stack = pulumi.getStack();
     props[OWNER_INPUT] = { project, stack, resource: name, aliases: formerNames(opts?.aliases, project, stack) };
     for (const output of COMPUTED_OUTPUTS) props[output] = undefined;
-    super(pop3ServiceProvider, name, props, opts, MODULE, TYPE);
+    super(
+      pop3ServiceProvider,
+      name,
+      props,
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), 'admin'] },
+      MODULE,
+      TYPE,
+    );
   }
 }
 

@@ -348,7 +348,7 @@ describe('against a real pop3d', () => {
   it('a stale ETag (412) fails with a message to refresh', async () => {
     await rejectsWith(
       operations.applyConfig(
-        daemon.socket,
+        { socket: daemon.socket },
         canonicalize({ binds: `127.0.0.1 ${port}` }),
         '"00000000000000000000000000000000"',
       ),

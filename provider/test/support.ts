@@ -109,3 +109,5 @@ export async function serves(port: number): Promise<void> {
     session.close();
   }
 }
+export { makeAdminPki, adminListenArgs, type AdminPki } from '@pop3-iac/runtime/dist/test/support/admin-pki';
+export { startSshd, removeSshd, type Sshd } from '@pop3-iac/runtime/dist/test/support/sshd';
