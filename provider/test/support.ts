@@ -1,24 +1,34 @@
 /**
- * What the provider tests share: the runtime's own pop3d test harness (a real
- * daemon on ports the OS picks), and small real-socket probes.
+ * What the provider tests share: the test kit's pieces (a real pop3d on ports
+ * the OS picks, the POP3 client, certificates, sshd), re-exported under the
+ * names the provider tests use, and small probes built on them.
  */
 import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
-import { connect, createServer, type Server } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
-import type { Daemon } from '@pop3-iac/runtime/dist/test/support/pop3d-process';
-import { login } from '@pop3-iac/runtime/dist/test/support/wire';
+import { createServer, type Server } from 'node:net';
+import { greeting, login, type Daemon } from '@pop3-iac/test-kit';
 import { Pop3ProviderError } from '../src';
 
 export {
+  adminListenArgs,
   freePort,
-  startReadyDaemon,
-  removeDir,
+  greeting,
+  login,
+  makeAdminPki,
+  makeCertificate,
+  Pop3Client,
+  /** The name the provider tests knew the kit's client by. */
+  Pop3Client as Wire,
   POP3CTL_BIN,
+  removeDir,
+  removeSshd,
+  startReadyDaemon,
+  startSshd,
+  type AdminPki,
   type Daemon,
-} from '@pop3-iac/runtime/dist/test/support/pop3d-process';
-export { Wire, greeting, login } from '@pop3-iac/runtime/dist/test/support/wire';
-export { makeCertificate, type TestCertificate } from '@pop3-iac/runtime/dist/test/support/certificates';
+  type Sshd,
+  type TestCertificate,
+} from '@pop3-iac/test-kit';
 
 /** The repository root (tests run from provider/dist/test). */
 export const REPO_ROOT = `${__dirname}/../../..`;
@@ -45,36 +55,15 @@ export async function liveListeners(daemon: Daemon): Promise<string[]> {
  * `closed` (refused by access rules: no POP3 dialogue), or `refused` (nothing
  * listens there).
  */
-export function firstLine(host: string, port: number, localAddress?: string, tls = false): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const plain = connect({ host, port, localAddress });
-    const socket = tls ? tlsConnect({ socket: plain, rejectUnauthorized: false, servername: 'localhost' }) : plain;
-    let buffer = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no line from ${host}:${port} within 5 s`));
-    }, 5000);
-    const done = (value: string) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(value);
-    };
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      const end = buffer.indexOf('\r\n');
-      if (end !== -1) done(buffer.slice(0, end));
-    });
-    socket.on('close', () => done(buffer === '' ? 'closed' : buffer));
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ECONNREFUSED') done('refused');
-      else if (error.code === 'ECONNRESET') done('closed');
-      else {
-        clearTimeout(timer);
-        reject(error);
-      }
-    });
-  });
+export async function firstLine(host: string, port: number, localAddress?: string, tls = false): Promise<string> {
+  try {
+    return (await greeting({ host, port, localAddress, tls, timeoutMs: 5000 })) ?? 'closed';
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED') return 'refused';
+    if (code === 'ECONNRESET') return 'closed';
+    throw error;
+  }
 }
 
 /** Another process's socket on host:port, so that pop3d cannot bind it. */
@@ -109,5 +98,3 @@ export async function serves(port: number): Promise<void> {
     session.close();
   }
 }
-export { makeAdminPki, adminListenArgs, type AdminPki } from '@pop3-iac/runtime/dist/test/support/admin-pki';
-export { startSshd, removeSshd, type Sshd } from '@pop3-iac/runtime/dist/test/support/sshd';

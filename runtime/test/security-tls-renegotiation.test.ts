@@ -10,8 +10,7 @@ import { connect as netConnect } from 'node:net';
 import { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import * as tls from 'node:tls';
-import { makeCertificate } from './support/certificates';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
+import { makeCertificate, freePort, startReadyDaemon, type Daemon } from '@pop3-iac/test-kit';
 
 /** How long a client waits for the server before the test fails, in milliseconds. */
 const PATIENCE_MS = 10_000;
