@@ -2,6 +2,7 @@
 export * from './admin-pki';
 export * from './certificates';
 export * from './dovecot';
+export * from './dovecot-conf';
 export * from './haproxy';
 export * from './maildir';
 export * from './netns';
