@@ -29,7 +29,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dovecotConfText, dovecotConfPaths, dovecotLogLines, greets } from '@pop3-iac/test-kit';
-import { ServerProcess } from './server-process';
+import { ServerProcess, type ServerSetup } from './server-process';
 import { asUser, run, start, BENCH_USER, type Account } from './system';
 
 export type DovecotMode = 'default' | 'performance';
@@ -41,21 +41,10 @@ const STOP_TIMEOUT_MS = 20_000;
 /** pop3-login and pop3 processes in the default mode: 10,000 sessions (a process each) plus headroom. */
 const PROCESS_LIMIT = 11_000;
 
-export interface DovecotOptions {
+/** proxyPort is Dovecot's `haproxy = yes` listener. */
+export interface DovecotOptions extends ServerSetup {
   mode: DovecotMode;
-  dir: string;
-  maildirRoot: string;
-  usersFile: string;
-  certFile: string;
-  keyFile: string;
-  port: number;
-  sslPort: number;
-  /** Plain POP3 that takes a PROXY header from 127.0.0.1 (`haproxy = yes`), for scenario g. */
-  proxyPort: number;
-  account: Account;
   cores: number;
-  /** The open-file limit the master (and so every process) gets. */
-  nofile: number;
 }
 
 export function dovecotConf(o: DovecotOptions): string {

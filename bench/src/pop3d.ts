@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminRequest } from '@pop3-iac/admin-client';
 import { POP3D_BIN } from '@pop3-iac/test-kit';
-import { ServerProcess } from './server-process';
+import { ServerProcess, type ServerSetup } from './server-process';
 import { asUser, chownTree, start, type Account } from './system';
 
 export { POP3D_BIN };
@@ -19,18 +19,8 @@ const READY_TIMEOUT_MS = 20_000;
 /** How long a stop may take before SIGKILL, ms. */
 const STOP_TIMEOUT_MS = 15_000;
 
-export interface Pop3dOptions {
-  dir: string;
-  maildirRoot: string;
-  usersFile: string;
-  certFile: string;
-  keyFile: string;
-  port: number;
-  sslPort: number;
-  /** Plain POP3 marked `proxy`, trusting 127.0.0.1 (the benchmark's HAProxy), for scenario g. */
-  proxyPort: number;
-  nofile: number;
-  account: Account;
+/** proxyPort is a bind marked `proxy`, trusting 127.0.0.1. */
+export interface Pop3dOptions extends ServerSetup {
   /** Write a V8 CPU profile (`node --cpu-prof`) into this directory at exit. */
   cpuProfileDir?: string;
   /** Let SIGUSR2 write a heap snapshot (`node --heapsnapshot-signal`) into this directory. */

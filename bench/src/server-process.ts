@@ -5,6 +5,24 @@
  * tree that is measured.
  */
 import type { ResultPromise } from 'execa' with { 'resolution-mode': 'import' };
+import type { Account } from './system';
+
+/** What both servers are given: the same tree, users and certificate, and their three ports on 127.0.0.1. */
+export interface ServerSetup {
+  dir: string;
+  maildirRoot: string;
+  usersFile: string;
+  certFile: string;
+  keyFile: string;
+  port: number;
+  sslPort: number;
+  /** Plain POP3 that takes a PROXY header from 127.0.0.1 (the benchmark's HAProxy), for scenario g. */
+  proxyPort: number;
+  /** The user the server runs as. */
+  account: Account;
+  /** The open-file limit the server (Dovecot: the master, and so every process) gets. */
+  nofile: number;
+}
 
 export abstract class ServerProcess {
   protected child: ResultPromise | undefined;

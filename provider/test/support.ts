@@ -6,7 +6,19 @@
 import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
-import { greeting, login, type Daemon } from '@pop3-iac/test-kit';
+import {
+  greeting,
+  login,
+  makeAdminPki,
+  removeDir,
+  removeSshd,
+  startReadyDaemon,
+  startSshd,
+  type AdminPki,
+  type Daemon,
+  type DaemonOptions,
+  type Sshd,
+} from '@pop3-iac/test-kit';
 import { Pop3ProviderError } from '../src';
 
 export {
@@ -23,6 +35,7 @@ export {
   removeDir,
   removeSshd,
   startReadyDaemon,
+  startAdminTlsDaemon,
   startSshd,
   type AdminPki,
   type Daemon,
@@ -89,6 +102,23 @@ export async function rejectsWith(work: Promise<unknown>, code: string, pattern:
   });
 }
 
+/** What `serves` logs in to: alice, password `secret`, one message. */
+export const ALICE: Pick<DaemonOptions, 'users' | 'mail'> = {
+  users: { alice: 'secret' },
+  mail: { alice: [{ content: 'Subject: hi\r\n\r\nhello\r\n' }] },
+};
+
+/** A ready pop3d with alice's mailbox (ALICE) and this configuration. */
+export function startAliceDaemon(config: unknown, options: Omit<DaemonOptions, 'config'> = {}): Promise<Daemon> {
+  return startReadyDaemon({ ...ALICE, ...options, config });
+}
+
+/** Stops a daemon and removes its directory (if it got to start). */
+export async function removeDaemon(daemon: Daemon | undefined): Promise<void> {
+  await daemon?.stop();
+  if (daemon) await removeDir(daemon.dir);
+}
+
 /** alice (password `secret`, one message) logs in on 127.0.0.1:`port` and counts her mailbox: the daemon serves POP3. */
 export async function serves(port: number): Promise<void> {
   const session = await login({ host: '127.0.0.1', port }, 'alice', 'secret');
@@ -97,4 +127,21 @@ export async function serves(port: number): Promise<void> {
   } finally {
     session.close();
   }
+}
+
+/** What the remote tests reach a daemon through: an openssl PKI whose daemon certificate names 127.0.0.1, and a real sshd on loopback. */
+export async function startRemoteNeighbours(): Promise<{ pki: AdminPki; sshd: Sshd }> {
+  const [pki, sshd] = await Promise.all([makeAdminPki(['127.0.0.1']), startSshd({ host: '127.0.0.1' })]);
+  return { pki, sshd };
+}
+
+/** Stops and removes the daemons, sshd and PKI a remote test started (those it got to start). */
+export async function removeRemote(parts: {
+  daemons: Array<Daemon | undefined>;
+  sshd: Sshd | undefined;
+  pki: AdminPki | undefined;
+}): Promise<void> {
+  await Promise.all(parts.daemons.map(removeDaemon));
+  if (parts.sshd) await removeSshd(parts.sshd);
+  if (parts.pki) await removeDir(parts.pki.dir);
 }

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startReadyDaemon, type Daemon, login, Pop3Client } from '@pop3-iac/test-kit';
+import { startServing, freePort, startReadyDaemon, type Daemon, login, Pop3Client } from '@pop3-iac/test-kit';
 
 /** Resident memory of a process, in bytes (VmRSS of /proc/<pid>/status). */
 function rss(pid: number): number {
@@ -33,18 +33,14 @@ describe('slow and idle clients are cut at the configured timeouts without starv
   let daemon: Daemon;
   let port: number;
   before(async () => {
-    port = await freePort();
-    daemon = await startReadyDaemon({
-      config: {
-        binds: `127.0.0.1 ${port}`,
-        limits: { authTimeoutSeconds: 2, idleTimeoutSeconds: 2, maxConnectionsPerIp: 500 },
-      },
+    ({ daemon, port } = await startServing({
+      config: { limits: { authTimeoutSeconds: 2, idleTimeoutSeconds: 2, maxConnectionsPerIp: 500 } },
       users: { alice: 'secret', bob: 'bob-pw' },
       mail: {
         alice: [{ content: 'Subject: a\r\n\r\nfor alice\r\n' }],
         bob: [{ content: 'Subject: b\r\n\r\nfor bob\r\n' }],
       },
-    });
+    }));
   });
   after(() => daemon.stop());
 
@@ -118,14 +114,10 @@ describe('the login-failure delay grows per address and never slows another', ()
   let daemon: Daemon;
   let port: number;
   before(async () => {
-    port = await freePort();
-    daemon = await startReadyDaemon({
-      config: {
-        binds: `127.0.0.1 ${port}`,
-        limits: { loginFailureDelayMs: 100, loginFailureDelayMaxMs: 1600, maxConnectionsPerIp: 500 },
-      },
+    ({ daemon, port } = await startServing({
+      config: { limits: { loginFailureDelayMs: 100, loginFailureDelayMaxMs: 1600, maxConnectionsPerIp: 500 } },
       mail: { alice: [{ content: 'Subject: a\r\n\r\nhi\r\n' }] },
-    });
+    }));
   });
   after(() => daemon.stop());
 

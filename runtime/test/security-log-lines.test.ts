@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { makeCertificate, freePort, startReadyDaemon, type Daemon, login, Pop3Client } from '@pop3-iac/test-kit';
+import { startServing, type Daemon, login, Pop3Client } from '@pop3-iac/test-kit';
 
 /** A Maildir file name holding both separators. */
 const SEPARATED = 'x\u2028y\u2029z';
@@ -26,16 +26,10 @@ describe('log lines', () => {
   let daemon: Daemon;
   let port: number;
   let sslPort: number;
-  const cert = makeCertificate();
   before(async () => {
-    [port, sslPort] = [await freePort(), await freePort()];
-    daemon = await startReadyDaemon({
-      config: {
-        binds: `127.0.0.1 ${port}`,
-        ssl: { enabled: true, binds: `127.0.0.1 ${sslPort}` },
-        tls: { certPem: cert.certPem, keyPem: cert.keyPem },
-        limits: { authTimeoutSeconds: 1, loginFailureDelayMs: 0, loginFailureDelayMaxMs: 0 },
-      },
+    ({ daemon, port, sslPort } = await startServing({
+      ssl: true,
+      config: { limits: { authTimeoutSeconds: 1, loginFailureDelayMs: 0, loginFailureDelayMaxMs: 0 } },
       users: { alex: 'pw' },
       mail: {
         alex: [
@@ -43,7 +37,7 @@ describe('log lines', () => {
           { name: `${SEPARATED}:2,`, folder: 'cur', content: 'Subject: b\r\n\r\ncur\r\n' },
         ],
       },
-    });
+    }));
   });
   after(() => daemon.stop());
 

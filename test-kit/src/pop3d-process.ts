@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { adminRequest, type AdminResponse } from '@pop3-iac/admin-client';
 import type { ResultPromise } from 'execa' with { 'resolution-mode': 'import' };
+import { makeCertificate } from './certificates';
 import { writeMaildir, type MessageSpec } from './maildir';
 
 /**
@@ -186,4 +187,35 @@ export async function startReadyDaemon(options: DaemonOptions): Promise<Daemon> 
   const daemon = await startDaemon(options);
   await daemon.waitForEvent('pop3d.ready');
   return daemon;
+}
+
+export interface ServingOptions extends Omit<DaemonOptions, 'config'> {
+  /** More configuration (limits, starttls, ...) beside the binds chosen here; its keys win. */
+  config?: Record<string, unknown>;
+  /** Also serve POP3S on a second port, with a fresh self-signed certificate. */
+  ssl?: boolean;
+}
+
+export interface Serving {
+  daemon: Daemon;
+  /** Plain POP3 on 127.0.0.1. */
+  port: number;
+  /** POP3S on 127.0.0.1; 0 without `ssl`. */
+  sslPort: number;
+}
+
+/** A ready pop3d serving POP3 (and POP3S with `ssl`) on ports the OS chose: the set-up most daemon tests start with. */
+export async function startServing(options: ServingOptions = {}): Promise<Serving> {
+  const port = await freePort();
+  const sslPort = options.ssl ? await freePort() : 0;
+  const tls = options.ssl ? makeCertificate() : undefined;
+  const config = {
+    binds: `127.0.0.1 ${port}`,
+    ...(tls === undefined
+      ? {}
+      : { ssl: { enabled: true, binds: `127.0.0.1 ${sslPort}` }, tls: { certPem: tls.certPem, keyPem: tls.keyPem } }),
+    ...options.config,
+  };
+  const daemon = await startReadyDaemon({ ...options, config });
+  return { daemon, port, sslPort };
 }
