@@ -30,7 +30,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dovecotConfText, dovecotConfPaths, dovecotLogLines, greets } from '@pop3-iac/test-kit';
 import { ServerProcess, type ServerSetup } from './server-process';
-import { asUser, run, start, BENCH_USER, type Account } from './system';
+import { asUser, run, start, BENCH_USER } from './system';
 
 export type DovecotMode = 'default' | 'performance';
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { adminRequest } from '@pop3-iac/admin-client';
 import { POP3D_BIN } from '@pop3-iac/test-kit';
 import { ServerProcess, type ServerSetup } from './server-process';
-import { asUser, chownTree, start, type Account } from './system';
+import { asUser, chownTree, start } from './system';
 
 export { POP3D_BIN };
 
