@@ -9,9 +9,15 @@
  * Target: the mutual-TLS p50 at most 2× the socket's.
  */
 import { AdminClient, type AdminTarget } from '@pop3-iac/admin-client';
-import { adminListenArgs, makeAdminPki } from '../../runtime/dist/test/support/admin-pki';
-import { freePort, removeDir, startReadyDaemon } from '../../runtime/dist/test/support/pop3d-process';
-import { removeSshd, startSshd } from '../../runtime/dist/test/support/sshd';
+import {
+  adminListenArgs,
+  makeAdminPki,
+  freePort,
+  removeDir,
+  startReadyDaemon,
+  removeSshd,
+  startSshd,
+} from '@pop3-iac/test-kit';
 import { fmt, quantile } from './stats';
 
 /** Applies per round per transport; rounds × this is the sample size. */

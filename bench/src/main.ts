@@ -61,7 +61,7 @@ import {
   type Account,
 } from './system';
 import { WorkerPool } from './workers';
-import { startHaproxy, type Haproxy, type HaproxySection } from '../../runtime/dist/test/support/haproxy';
+import { startHaproxy, type Haproxy, type HaproxySection } from '@pop3-iac/test-kit';
 
 const USAGE = `usage: npm run bench [-- options]    (as root; builds first with tsc -b bench)
 

@@ -1,14 +1,15 @@
 /**
  * The load generator's POP3 client: as little work per reply as possible so
  * that the client is not what is measured. One command at a time (no
- * pipelining, as a plain client does). A single-line reply ends at the first
- * CRLF; a multi-line reply ends when the bytes received end with CRLF.CRLF
- * (dot-stuffing guarantees that sequence appears nowhere else, and nothing
- * else is sent while a reply is outstanding), so a 20 MB RETR costs the client
- * one comparison per chunk, not a scan.
+ * pipelining, as a plain client does). It keeps no lines, only counts, so it
+ * is not the test kit's Pop3Client, but it frames replies with the kit's
+ * pop3-reply.ts: a single-line reply ends at the first CRLF, a multi-line
+ * reply when the octets received end with CRLF.CRLF (one comparison per
+ * chunk, not a scan).
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { firstLine, isOk, MultilineEndWatch } from '@pop3-iac/test-kit';
 
 export interface Target {
   host: string;
@@ -36,8 +37,6 @@ export class Pop3Error extends Error {
   }
 }
 
-const CRLF_DOT_CRLF = Buffer.from('\r\n.\r\n');
-
 export class Pop3Connection {
   private head: Buffer[] = [];
   private headLength = 0;
@@ -47,9 +46,7 @@ export class Pop3Connection {
   private kept: Buffer[] = [];
   private statusLine: string | undefined;
   private octets = 0;
-  /** The last up-to-5 octets received for this reply, for the terminator check. */
-  private tail = Buffer.alloc(5);
-  private tailLength = 0;
+  private readonly end = new MultilineEndWatch();
   private resolve: ((reply: Reply) => void) | undefined;
   private reject: ((error: Error) => void) | undefined;
   private failure: Error | undefined;
@@ -116,7 +113,7 @@ export class Pop3Connection {
       this.kept = [];
       this.statusLine = undefined;
       this.octets = 0;
-      this.tailLength = 0;
+      this.end.reset();
       this.resolve = resolve;
       this.reject = reject;
       if (this.failure) this.fail(this.failure);
@@ -139,46 +136,35 @@ export class Pop3Connection {
   private onData(chunk: Buffer): void {
     if (this.resolve === undefined) return; // nothing asked: unsolicited bytes (the close after QUIT) are ignored
     this.octets += chunk.length;
+    let complete: boolean;
     if (this.statusLine === undefined) {
       // Still in the status line: it is short, gather it.
       this.head.push(chunk);
       this.headLength += chunk.length;
       const all = this.head.length === 1 ? chunk : Buffer.concat(this.head, this.headLength);
-      const eol = all.indexOf('\r\n');
-      if (eol === -1) {
+      const status = firstLine(all);
+      if (status === undefined) {
         if (this.head.length > 1) this.head = [all];
         return;
       }
-      this.statusLine = all.toString('latin1', 0, eol);
-      const ok = this.statusLine.startsWith('+');
+      this.statusLine = status.line;
+      const ok = isOk(this.statusLine);
       if (!this.multi || !ok) {
         this.done({ ok, line: this.statusLine, octets: this.octets });
         return;
       }
-      // The rest of this chunk is the start of the body: the ".\r\n" alone may follow the status line.
-      const rest = all.subarray(eol);
-      if (this.keep) this.kept.push(all.subarray(eol + 2));
-      this.pushTail(rest);
+      // The rest of this chunk is the start of the body: the ".\r\n" alone may follow the status line,
+      // and the status line's CRLF counts toward the terminator ("+OK\r\n.\r\n" is a complete empty list).
+      const rest = all.subarray(status.length - 2);
+      if (this.keep) this.kept.push(all.subarray(status.length));
+      complete = this.end.push(rest);
     } else {
       if (this.keep) this.kept.push(chunk);
-      this.pushTail(chunk);
+      complete = this.end.push(chunk);
     }
-    if (this.tailLength === 5 && this.tail.equals(CRLF_DOT_CRLF)) {
+    if (complete) {
       const body = this.keep ? Buffer.concat(this.kept) : undefined;
       this.done({ ok: true, line: this.statusLine, octets: this.octets, body });
     }
-  }
-
-  /** Keeps the last five octets seen (the CRLF ending the status line counts: "+OK\r\n.\r\n" is a complete empty list). */
-  private pushTail(data: Buffer): void {
-    if (data.length >= 5) {
-      data.copy(this.tail, 0, data.length - 5);
-      this.tailLength = 5;
-      return;
-    }
-    const keep = Math.min(this.tailLength, 5 - data.length);
-    this.tail.copy(this.tail, 0, this.tailLength - keep, this.tailLength);
-    data.copy(this.tail, keep);
-    this.tailLength = keep + data.length;
   }
 }

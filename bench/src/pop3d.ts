@@ -6,30 +6,21 @@
  * with @pop3-iac/admin-client.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { adminRequest } from '@pop3-iac/admin-client';
-import { join, resolve } from 'node:path';
-import type { ResultPromise } from 'execa' with { 'resolution-mode': 'import' };
-import { asUser, chownTree, start, type Account } from './system';
+import { POP3D_BIN } from '@pop3-iac/test-kit';
+import { ServerProcess, type ServerSetup } from './server-process';
+import { asUser, chownTree, start } from './system';
 
-export const POP3D_BIN = resolve(__dirname, '..', '..', 'runtime', 'bin', 'pop3d.js');
+export { POP3D_BIN };
 
 /** How long pop3d may take to log `pop3d.ready`, ms. */
 const READY_TIMEOUT_MS = 20_000;
 /** How long a stop may take before SIGKILL, ms. */
 const STOP_TIMEOUT_MS = 15_000;
 
-export interface Pop3dOptions {
-  dir: string;
-  maildirRoot: string;
-  usersFile: string;
-  certFile: string;
-  keyFile: string;
-  port: number;
-  sslPort: number;
-  /** Plain POP3 marked `proxy`, trusting 127.0.0.1 (the benchmark's HAProxy), for scenario g. */
-  proxyPort: number;
-  nofile: number;
-  account: Account;
+/** proxyPort is a bind marked `proxy`, trusting 127.0.0.1. */
+export interface Pop3dOptions extends ServerSetup {
   /** Write a V8 CPU profile (`node --cpu-prof`) into this directory at exit. */
   cpuProfileDir?: string;
   /** Let SIGUSR2 write a heap snapshot (`node --heapsnapshot-signal`) into this directory. */
@@ -59,20 +50,14 @@ export function benchConfig(o: Pop3dOptions, extraBinds: Array<{ address: string
   };
 }
 
-export class Pop3d {
+export class Pop3d extends ServerProcess {
   readonly socket: string;
   readonly logFile: string;
-  private child: ResultPromise | undefined;
 
   constructor(readonly options: Pop3dOptions) {
+    super('pop3d', STOP_TIMEOUT_MS);
     this.socket = join(options.dir, 'admin.sock');
     this.logFile = join(options.dir, 'pop3d.log');
-  }
-
-  get pid(): number {
-    const pid = this.child?.pid;
-    if (pid === undefined) throw new Error('pop3d is not running');
-    return pid;
   }
 
   async start(): Promise<void> {
@@ -136,21 +121,6 @@ export class Pop3d {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.start();
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    this.child = undefined;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await child;
-    clearTimeout(timer);
   }
 
   /** One admin API call over the socket, through the shared client; the status and the parsed body. */

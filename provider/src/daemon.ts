@@ -5,8 +5,17 @@
  * owner, the dry run, and the daemon's errors as messages that name the
  * field at fault.
  */
-import { AdminClient, type AdminResponse, type AdminTarget, type Owner } from '@pop3-iac/admin-client';
-import { IF_OWNER_HEADER, INSTANCE_ID_HEADER, OWNER_HEADER, ownerChangeOf, ownerHeaderValue } from '@pop3-iac/runtime';
+import {
+  AdminClient,
+  IF_OWNER_HEADER,
+  INSTANCE_ID_HEADER,
+  OWNER_HEADER,
+  ownerChangeOf,
+  ownerHeaderValue,
+  type AdminResponse,
+  type AdminTarget,
+  type Owner,
+} from '@pop3-iac/admin-client';
 import type { CanonicalConfig, ConfigIssue, RedactedConfig } from '@pop3-iac/schema';
 import { Pop3ProviderError } from './errors';
 import { where } from './target';

@@ -23,8 +23,7 @@ import {
   type Listener,
   type RedactedConfig,
 } from '@pop3-iac/schema';
-import type { AdminTarget } from '@pop3-iac/admin-client';
-import { NO_OWNER } from '@pop3-iac/runtime';
+import { NO_OWNER, type AdminTarget } from '@pop3-iac/admin-client';
 import {
   getLive,
   putConfig,

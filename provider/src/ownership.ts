@@ -14,8 +14,7 @@
  *   else's delete changes nothing (the old half of a replace, a second stack).
  */
 import { diffConfigs, listenersOf, type FieldChange, type RedactedConfig } from '@pop3-iac/schema';
-import { describeOwner, NO_OWNER } from '@pop3-iac/runtime';
-import type { AdminTransportError } from '@pop3-iac/admin-client';
+import { describeOwner, NO_OWNER, type AdminTransportError } from '@pop3-iac/admin-client';
 import type { LiveDaemon, Owner } from './daemon';
 import { Pop3ProviderError } from './errors';
 

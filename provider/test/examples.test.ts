@@ -9,7 +9,7 @@ import { keyFingerprint } from '@pop3-iac/schema';
 import { PulumiWorld } from './pulumi';
 import {
   REPO_ROOT,
-  Wire,
+  Pop3Client,
   firstLine,
   freePort,
   liveListeners,
@@ -83,10 +83,10 @@ describe('examples', { concurrency: true }, () => {
       assert.match(await firstLine('127.0.0.3', thirdPort), /^\+OK/);
       assert.match(await firstLine('127.0.0.2', sslPort, undefined, true), /^\+OK/);
       assert.doesNotMatch(await firstLine('127.0.0.1', port, '127.0.0.66'), /^\+OK/, 'deny 127.0.0.66');
-      const wire = await Wire.open({ host: '127.0.0.2', port });
+      const wire = await Pop3Client.open({ host: '127.0.0.2', port });
       try {
         await wire.line();
-        assert.ok((await wire.multiline('CAPA')).lines.includes('STLS'));
+        assert.ok((await wire.multi('CAPA')).lines.includes('STLS'));
       } finally {
         wire.close();
       }

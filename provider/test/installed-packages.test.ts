@@ -12,10 +12,17 @@ import { after, before, describe, it } from 'node:test';
 import { PulumiProject, PulumiWorld } from './pulumi';
 import { REPO_ROOT, firstLine, freePort, removeDir } from './support';
 
-/** The workspace packages a user installs (examples are programs to copy, not packages). */
+/** The workspace packages a user installs: examples are programs to copy, and private ones (the test kit) are never packed. */
 async function publishedWorkspaces(): Promise<string[]> {
   const root = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };
-  return root.workspaces.filter((w) => !w.startsWith('examples'));
+  const published: string[] = [];
+  for (const workspace of root.workspaces.filter((w) => !w.startsWith('examples'))) {
+    const manifest = JSON.parse(await readFile(join(REPO_ROOT, workspace, 'package.json'), 'utf8')) as {
+      private?: boolean;
+    };
+    if (manifest.private !== true) published.push(workspace);
+  }
+  return published;
 }
 
 describe('installed from npm pack tarballs, outside the repository', () => {

@@ -20,8 +20,8 @@ import {
   makeCertificate,
   rejectsWith,
   release,
-  removeDir,
-  startReadyDaemon,
+  removeDaemon,
+  startAliceDaemon,
   type Daemon,
   type TestCertificate,
 } from './support';
@@ -165,16 +165,9 @@ describe('against a real pop3d', () => {
   before(async () => {
     [port, otherPort, sslPort] = await Promise.all([freePort(), freePort('127.0.0.2'), freePort()]);
     certificate = makeCertificate();
-    daemon = await startReadyDaemon({
-      config: { binds: `127.0.0.1 ${port}` },
-      users: { alice: 'secret' },
-      mail: { alice: [{ content: 'Subject: hi\r\n\r\nhello\r\n' }] },
-    });
+    daemon = await startAliceDaemon({ binds: `127.0.0.1 ${port}` });
   });
-  after(async () => {
-    await daemon.stop();
-    await removeDir(daemon.dir);
-  });
+  after(() => removeDaemon(daemon));
 
   const desired = (extra: Props = {}): Props => ({
     owner: OWNER,

@@ -8,15 +8,15 @@ import { after, before, describe, it } from 'node:test';
 import type * as pulumi from '@pulumi/pulumi';
 import { pop3ServiceProvider } from '../src';
 import {
-  adminListenArgs,
+  ALICE,
   firstLine,
   freePort,
   liveListeners,
-  makeAdminPki,
-  removeDir,
+  removeRemote,
   removeSshd,
   serves,
-  startReadyDaemon,
+  startAdminTlsDaemon,
+  startRemoteNeighbours,
   startSshd,
   type AdminPki,
   type Daemon,
@@ -37,20 +37,11 @@ describe('admin: mutual TLS and SSH', () => {
   let otherPort: number;
 
   before(async () => {
-    [adminPort, port, otherPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    pki = await makeAdminPki(['127.0.0.1']);
-    const mail = { alice: [{ content: 'Subject: hi\r\n\r\nhello\r\n' }] };
-    [daemon, sshd] = await Promise.all([
-      startReadyDaemon({ config: { binds: [] }, mail, args: adminListenArgs(pki, `127.0.0.1:${adminPort}`) }),
-      startSshd({ host: '127.0.0.1' }),
-    ]);
+    [port, otherPort] = await Promise.all([freePort(), freePort()]);
+    ({ pki, sshd } = await startRemoteNeighbours());
+    ({ daemon, adminPort } = await startAdminTlsDaemon(pki, { ...ALICE, config: { binds: [] } }));
   });
-  after(async () => {
-    await daemon?.stop();
-    if (sshd) await removeSshd(sshd);
-    if (daemon) await removeDir(daemon.dir);
-    if (pki) await removeDir(pki.dir);
-  });
+  after(() => removeRemote({ daemons: [daemon], sshd, pki }));
 
   const tls = () => ({
     url: `https://127.0.0.1:${adminPort}`,

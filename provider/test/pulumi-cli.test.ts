@@ -17,8 +17,9 @@ import {
   login,
   makeCertificate,
   release,
+  removeDaemon,
   removeDir,
-  startReadyDaemon,
+  startAliceDaemon,
   type Daemon,
   type TestCertificate,
 } from './support';
@@ -77,11 +78,7 @@ describe('pulumi CLI: Pop3Service through preview, up, refresh and destroy', () 
       freePort(),
     ]);
     certificate = makeCertificate();
-    daemon = await startReadyDaemon({
-      config: { binds: `127.0.0.1 ${startPort}` },
-      users: { alice: 'secret' },
-      mail: { alice: [{ content: 'Subject: hello\r\n\r\nhello\r\n' }] },
-    });
+    daemon = await startAliceDaemon({ binds: `127.0.0.1 ${startPort}` });
     fields = {
       binds: `127.0.0.1 ${port}`,
       ssl: { enabled: true, binds: '127.0.0.1', port: sslPort },
@@ -98,8 +95,7 @@ describe('pulumi CLI: Pop3Service through preview, up, refresh and destroy', () 
   });
 
   after(async () => {
-    await daemon?.stop();
-    if (daemon) await removeDir(daemon.dir);
+    await removeDaemon(daemon);
     // POP3_E2E_TRANSCRIPT=<file>: every pulumi command and its output, for reading a failure.
     if (process.env.POP3_E2E_TRANSCRIPT) await writeFile(process.env.POP3_E2E_TRANSCRIPT, world.transcript.join('\n'));
     await removeDir(world.root);

@@ -8,15 +8,14 @@ import { writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { PulumiWorld, type PulumiProject } from './pulumi';
 import {
-  adminListenArgs,
   firstLine,
   freePort,
   liveListeners,
-  makeAdminPki,
   removeDir,
-  removeSshd,
+  removeRemote,
+  startAdminTlsDaemon,
   startReadyDaemon,
-  startSshd,
+  startRemoteNeighbours,
   type AdminPki,
   type Daemon,
   type Sshd,
@@ -70,16 +69,14 @@ describe('pulumi CLI: two Pop3Service on two daemons, over mutual TLS and over S
 
   before(async () => {
     let adminPort: number;
-    [world, adminPort, tlsPort, sshPort, pki, sshd] = await Promise.all([
+    [world, tlsPort, sshPort, { pki, sshd }] = await Promise.all([
       PulumiWorld.create(),
       freePort(),
       freePort(),
-      freePort(),
-      makeAdminPki(['127.0.0.1']),
-      startSshd({ host: '127.0.0.1' }),
+      startRemoteNeighbours(),
     ]);
-    [tlsDaemon, sshDaemon] = await Promise.all([
-      startReadyDaemon({ config: { binds: [] }, args: adminListenArgs(pki, `127.0.0.1:${adminPort}`) }),
+    [{ daemon: tlsDaemon, adminPort }, sshDaemon] = await Promise.all([
+      startAdminTlsDaemon(pki, { config: { binds: [] } }),
       startReadyDaemon({ config: { binds: [] } }),
     ]);
     project = await world.project('pop3-remote', {
@@ -90,9 +87,7 @@ describe('pulumi CLI: two Pop3Service on two daemons, over mutual TLS and over S
   });
 
   after(async () => {
-    await Promise.all([tlsDaemon?.stop(), sshDaemon?.stop()]);
-    if (sshd) await removeSshd(sshd);
-    for (const dir of [tlsDaemon?.dir, sshDaemon?.dir, pki?.dir]) if (dir) await removeDir(dir);
+    await removeRemote({ daemons: [tlsDaemon, sshDaemon], sshd, pki });
     if (process.env.POP3_E2E_TRANSCRIPT) await writeFile(process.env.POP3_E2E_TRANSCRIPT, world.transcript.join('\n'));
     if (world) await removeDir(world.root);
   });

@@ -1,24 +1,47 @@
 /**
- * What the provider tests share: the runtime's own pop3d test harness (a real
- * daemon on ports the OS picks), and small real-socket probes.
+ * What the provider tests share: the test kit's pieces (a real pop3d on ports
+ * the OS picks, the POP3 client, certificates, sshd), re-exported under the
+ * names the provider tests use, and small probes built on them.
  */
 import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
-import { connect, createServer, type Server } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
-import type { Daemon } from '@pop3-iac/runtime/dist/test/support/pop3d-process';
-import { login } from '@pop3-iac/runtime/dist/test/support/wire';
+import { createServer, type Server } from 'node:net';
+import {
+  greeting,
+  login,
+  makeAdminPki,
+  removeDir,
+  removeSshd,
+  startReadyDaemon,
+  startSshd,
+  type AdminPki,
+  type Daemon,
+  type DaemonOptions,
+  type Sshd,
+} from '@pop3-iac/test-kit';
 import { Pop3ProviderError } from '../src';
 
 export {
+  adminListenArgs,
   freePort,
-  startReadyDaemon,
-  removeDir,
+  greeting,
+  login,
+  makeAdminPki,
+  makeCertificate,
+  Pop3Client,
+  /** The name the provider tests knew the kit's client by. */
+  Pop3Client as Wire,
   POP3CTL_BIN,
+  removeDir,
+  removeSshd,
+  startReadyDaemon,
+  startAdminTlsDaemon,
+  startSshd,
+  type AdminPki,
   type Daemon,
-} from '@pop3-iac/runtime/dist/test/support/pop3d-process';
-export { Wire, greeting, login } from '@pop3-iac/runtime/dist/test/support/wire';
-export { makeCertificate, type TestCertificate } from '@pop3-iac/runtime/dist/test/support/certificates';
+  type Sshd,
+  type TestCertificate,
+} from '@pop3-iac/test-kit';
 
 /** The repository root (tests run from provider/dist/test). */
 export const REPO_ROOT = `${__dirname}/../../..`;
@@ -45,36 +68,15 @@ export async function liveListeners(daemon: Daemon): Promise<string[]> {
  * `closed` (refused by access rules: no POP3 dialogue), or `refused` (nothing
  * listens there).
  */
-export function firstLine(host: string, port: number, localAddress?: string, tls = false): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const plain = connect({ host, port, localAddress });
-    const socket = tls ? tlsConnect({ socket: plain, rejectUnauthorized: false, servername: 'localhost' }) : plain;
-    let buffer = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no line from ${host}:${port} within 5 s`));
-    }, 5000);
-    const done = (value: string) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(value);
-    };
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      const end = buffer.indexOf('\r\n');
-      if (end !== -1) done(buffer.slice(0, end));
-    });
-    socket.on('close', () => done(buffer === '' ? 'closed' : buffer));
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ECONNREFUSED') done('refused');
-      else if (error.code === 'ECONNRESET') done('closed');
-      else {
-        clearTimeout(timer);
-        reject(error);
-      }
-    });
-  });
+export async function firstLine(host: string, port: number, localAddress?: string, tls = false): Promise<string> {
+  try {
+    return (await greeting({ host, port, localAddress, tls, timeoutMs: 5000 })) ?? 'closed';
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED') return 'refused';
+    if (code === 'ECONNRESET') return 'closed';
+    throw error;
+  }
 }
 
 /** Another process's socket on host:port, so that pop3d cannot bind it. */
@@ -100,6 +102,23 @@ export async function rejectsWith(work: Promise<unknown>, code: string, pattern:
   });
 }
 
+/** What `serves` logs in to: alice, password `secret`, one message. */
+export const ALICE: Pick<DaemonOptions, 'users' | 'mail'> = {
+  users: { alice: 'secret' },
+  mail: { alice: [{ content: 'Subject: hi\r\n\r\nhello\r\n' }] },
+};
+
+/** A ready pop3d with alice's mailbox (ALICE) and this configuration. */
+export function startAliceDaemon(config: unknown, options: Omit<DaemonOptions, 'config'> = {}): Promise<Daemon> {
+  return startReadyDaemon({ ...ALICE, ...options, config });
+}
+
+/** Stops a daemon and removes its directory (if it got to start). */
+export async function removeDaemon(daemon: Daemon | undefined): Promise<void> {
+  await daemon?.stop();
+  if (daemon) await removeDir(daemon.dir);
+}
+
 /** alice (password `secret`, one message) logs in on 127.0.0.1:`port` and counts her mailbox: the daemon serves POP3. */
 export async function serves(port: number): Promise<void> {
   const session = await login({ host: '127.0.0.1', port }, 'alice', 'secret');
@@ -109,5 +128,20 @@ export async function serves(port: number): Promise<void> {
     session.close();
   }
 }
-export { makeAdminPki, adminListenArgs, type AdminPki } from '@pop3-iac/runtime/dist/test/support/admin-pki';
-export { startSshd, removeSshd, type Sshd } from '@pop3-iac/runtime/dist/test/support/sshd';
+
+/** What the remote tests reach a daemon through: an openssl PKI whose daemon certificate names 127.0.0.1, and a real sshd on loopback. */
+export async function startRemoteNeighbours(): Promise<{ pki: AdminPki; sshd: Sshd }> {
+  const [pki, sshd] = await Promise.all([makeAdminPki(['127.0.0.1']), startSshd({ host: '127.0.0.1' })]);
+  return { pki, sshd };
+}
+
+/** Stops and removes the daemons, sshd and PKI a remote test started (those it got to start). */
+export async function removeRemote(parts: {
+  daemons: Array<Daemon | undefined>;
+  sshd: Sshd | undefined;
+  pki: AdminPki | undefined;
+}): Promise<void> {
+  await Promise.all(parts.daemons.map(removeDaemon));
+  if (parts.sshd) await removeSshd(parts.sshd);
+  if (parts.pki) await removeDir(parts.pki.dir);
+}

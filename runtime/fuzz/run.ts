@@ -13,7 +13,7 @@
  * seed, to replay with --seed) on the first failure.
  */
 import { parseArgs } from 'node:util';
-import { freePort, removeDir, startReadyDaemon, type Daemon } from '../test/support/pop3d-process';
+import { freePort, removeDir, startReadyDaemon, type Daemon } from '@pop3-iac/test-kit';
 import { fuzzAdminHttp, fuzzAdminRaw, newAdminStats, type AdminTarget } from './admin-fuzz';
 import { fuzzProxyParser, type ProxyFuzzStats } from './proxy-fuzz';
 import { fuzzSchema, type SchemaFuzzStats } from './schema-fuzz';

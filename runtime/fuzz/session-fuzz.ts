@@ -19,7 +19,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { Pop3TestClient } from '../test/support/pop3-client';
+import { Pop3Client } from '@pop3-iac/test-kit';
 
 /**
  * Users the fuzzer logs in as; each case picks one, so a session of an earlier case that the
@@ -247,7 +247,7 @@ export async function runSessionCase(
   const password = FUZZ_USERS[user]!;
   await restoreMailbox(maildirRoot, user);
 
-  const { client, greeting } = await Pop3TestClient.connect(port, { host: '127.0.0.1' });
+  const { client, greeting } = await Pop3Client.connect(port, { host: '127.0.0.1' });
   const transcript: string[] = [`S: ${greeting}`];
   try {
     if (!STATUS_RE.test(greeting) || !greeting.startsWith('+OK')) throw new GrammarError('bad greeting', transcript);
@@ -317,12 +317,12 @@ export async function runSessionCase(
     });
     await nothingMore(client, transcript);
   } finally {
-    client.destroy();
+    client.close();
   }
 }
 
 /** After the server closed: no unread octet is left. */
-async function nothingMore(client: Pop3TestClient, transcript: string[]): Promise<void> {
+async function nothingMore(client: Pop3Client, transcript: string[]): Promise<void> {
   const extra = await client.readLine(1000).then(
     (line) => JSON.stringify(line),
     (error: Error) => (/buffered: ""$/.test(error.message) ? undefined : error.message),
@@ -331,7 +331,7 @@ async function nothingMore(client: Pop3TestClient, transcript: string[]): Promis
 }
 
 async function checkBody(
-  client: Pop3TestClient,
+  client: Pop3Client,
   kind: 'retr' | 'top' | 'list' | 'uidl' | 'capa' | 'auth',
   status: string,
   line: Buffer,
@@ -387,8 +387,8 @@ async function checkBody(
 
 /** The daemon still serves: a new connection is greeted. */
 export async function stillServes(port: number): Promise<void> {
-  const { client, greeting } = await Pop3TestClient.connect(port, { host: '127.0.0.1' });
-  client.destroy();
+  const { client, greeting } = await Pop3Client.connect(port, { host: '127.0.0.1' });
+  client.close();
   if (!greeting.startsWith('+OK')) throw new Error(`after the case, a new connection got ${JSON.stringify(greeting)}`);
 }
 

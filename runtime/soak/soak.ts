@@ -30,8 +30,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, removeDir, startReadyDaemon, type Daemon } from '../test/support/pop3d-process';
-import { Wire } from '../test/support/wire';
+import { freePort, removeDir, startReadyDaemon, type Daemon, Pop3Client } from '@pop3-iac/test-kit';
 
 /** Time kept free of kills at the start of the last lifetime before its RSS samples count, in ms. */
 const WARM_UP_MS = 60_000;
@@ -211,7 +210,7 @@ class Soak {
   async session(user: string): Promise<void> {
     const epoch = this.epoch;
     this.counts.sessions++;
-    let wire: Wire | undefined;
+    let wire: Pop3Client | undefined;
     let marked: string[] = [];
     const fail = (what: string) => {
       // A kill or restart during the session explains a broken connection.
@@ -220,7 +219,7 @@ class Soak {
       this.counts.sessionsInterrupted++;
     };
     try {
-      wire = await Wire.open({ host: '127.0.0.1', port: this.port, timeoutMs: 60_000 });
+      wire = await Pop3Client.open({ host: '127.0.0.1', port: this.port, timeoutMs: 60_000 });
       const hello = await wire.line();
       if (!hello?.startsWith('+OK')) return fail(`greeting ${hello}`);
       if (!(await wire.command(`USER ${user}`))?.startsWith('+OK')) return fail('USER refused');
@@ -232,7 +231,7 @@ class Soak {
         return;
       }
       if (!pass?.startsWith('+OK')) return fail(`PASS: ${pass}`);
-      const uidl = await wire.multiline('UIDL');
+      const uidl = await wire.multi('UIDL');
       if (!uidl.status?.startsWith('+OK')) return fail(`UIDL: ${uidl.status}`);
       const numbers = uidl.lines.map((l) => {
         const [n, uid] = l.split(' ');
@@ -242,11 +241,11 @@ class Soak {
         const entry = this.ledger.get(uid);
         if (!entry || entry.user !== user) return this.unexpected(`${user}: UIDL lists ${uid}, never delivered to it`);
       }
-      const list = await wire.multiline('LIST');
+      const list = await wire.multi('LIST');
       if (list.lines.length !== numbers.length) return fail('LIST and UIDL disagree');
 
       for (const { n, uid } of shuffle(numbers).slice(0, randomInt(0, 4))) {
-        const retr = await wire.multiline(`RETR ${n}`);
+        const retr = await wire.multi(`RETR ${n}`);
         if (!retr.status?.startsWith('+OK')) return fail(`RETR ${n}: ${retr.status}`);
         const body = retr.lines.map((l) => (l.startsWith('.') ? l.slice(1) : l) + '\r\n').join('');
         const entry = this.ledger.get(uid)!;
@@ -258,7 +257,7 @@ class Soak {
         this.counts.retrievedOctets += body.length;
       }
       if (numbers.length > 0 && Math.random() < 0.3) {
-        const top = await wire.multiline(`TOP ${numbers[0]!.n} 0`);
+        const top = await wire.multi(`TOP ${numbers[0]!.n} 0`);
         if (!top.status?.startsWith('+OK') || top.lines.at(-1) !== '') return fail(`TOP n 0: ${top.status}`);
       }
       const toDelete = shuffle(numbers).slice(0, randomInt(0, Math.ceil(numbers.length * 0.6) + 1));
@@ -518,7 +517,7 @@ async function main(): Promise<void> {
   // One more start: pop3d serves what is on disk.
   const final = await startReadyDaemon({ config: soak.config, dir: soak.daemon.dir, users: soak.users });
   const user = Object.keys(soak.users)[0]!;
-  const wire = await Wire.open({ host: '127.0.0.1', port: soak.port, timeoutMs: 60_000 });
+  const wire = await Pop3Client.open({ host: '127.0.0.1', port: soak.port, timeoutMs: 60_000 });
   await wire.line();
   await wire.command(`USER ${user}`);
   const pass = await wire.command(`PASS ${soak.users[user]}`);

@@ -2,8 +2,7 @@
 // whose source addresses are real loopback addresses (all of 127/8 is local).
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { greeting, login } from './support/wire';
+import { freePort, startReadyDaemon, type Daemon, greeting, login } from '@pop3-iac/test-kit';
 
 describe('permit 127.0.0.0/29, deny 127.0.0.5', () => {
   let daemon: Daemon;
@@ -122,6 +121,6 @@ describe('dropDeniedSessions', () => {
     });
     assert.equal(response.status, 200);
     assert.match((await denied.line()) ?? '', /^-ERR \[SYS\/TEMP\]/);
-    assert.equal(await denied.closedByServer(), true);
+    assert.equal(await denied.waitClosed(), true);
   });
 });

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
+import { freePort, startReadyDaemon, type Daemon } from '@pop3-iac/test-kit';
 
 async function curl(args: string[]): Promise<{ stdout: string; exitCode: number | undefined }> {
   const { execa } = await import('execa');

@@ -4,8 +4,7 @@
 // canonical configuration) and GET /v1/status, and persisted across a restart.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { freePort, removeDir, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { greeting } from './support/wire';
+import { freePort, removeDir, startReadyDaemon, type Daemon, greeting } from '@pop3-iac/test-kit';
 
 const OWNER = { project: 'mail', stack: 'prod', resource: 'pop3', claim: '7d0f1a52-5d0c-4f53-9f0e-0c1d2e3f4a5b' };
 

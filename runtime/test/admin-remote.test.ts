@@ -11,10 +11,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { adminListenArgs, makeAdminPki, type AdminPki } from './support/admin-pki';
-import { createTestNetwork, type TestNetwork } from './support/netns';
-import { POP3CTL_BIN, removeDir, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { removeSshd, startSshd, type Sshd } from './support/sshd';
+import {
+  adminListenArgs,
+  makeAdminPki,
+  type AdminPki,
+  createTestNetwork,
+  type TestNetwork,
+  POP3CTL_BIN,
+  removeDir,
+  startReadyDaemon,
+  type Daemon,
+  removeSshd,
+  startSshd,
+  type Sshd,
+} from '@pop3-iac/test-kit';
 
 const ADMIN_PORT = 7443;
 

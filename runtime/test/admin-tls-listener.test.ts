@@ -15,8 +15,17 @@ import {
   type RecentApply,
   type TlsTarget,
 } from '@pop3-iac/admin-client';
-import { adminListenArgs, makeAdminPki, type AdminPki, type Identity } from './support/admin-pki';
-import { freePort, POP3D_BIN, removeDir, startReadyDaemon, type Daemon } from './support/pop3d-process';
+import {
+  adminListenArgs,
+  makeAdminPki,
+  type AdminPki,
+  type Identity,
+  freePort,
+  POP3D_BIN,
+  removeDir,
+  startReadyDaemon,
+  type Daemon,
+} from '@pop3-iac/test-kit';
 
 async function curl(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number | undefined }> {
   const { execa } = await import('execa');

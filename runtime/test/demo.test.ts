@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ResultPromise } from 'execa' with { 'resolution-mode': 'import' };
-import { freePort, POP3D_BIN } from './support/pop3d-process';
+import { freePort, POP3D_BIN } from '@pop3-iac/test-kit';
 
 describe('pop3d --demo', () => {
   let child: ResultPromise;

@@ -12,8 +12,13 @@ import {
   shareTree,
   startDovecot,
   type DovecotInstance,
-} from './support/dovecot';
-import { freePort, POP3CTL_BIN, removeDir, startReadyDaemon, writeMaildir, type Daemon } from './support/pop3d-process';
+  freePort,
+  POP3CTL_BIN,
+  removeDir,
+  startReadyDaemon,
+  writeMaildir,
+  type Daemon,
+} from '@pop3-iac/test-kit';
 
 const USERS = ['ann', 'bob', 'cat', 'dan', 'eve', 'fay', 'gus', 'hal'];
 const message = (subject: string) => `From: a@example.test\nSubject: ${subject}\n\nThis is ${subject}.\n`;

@@ -6,8 +6,11 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { popUidls, shareTree, startDovecot, type DovecotInstance } from './support/dovecot';
 import {
+  popUidls,
+  shareTree,
+  startDovecot,
+  type DovecotInstance,
   freePort,
   POP3CTL_BIN,
   POP3D_BIN,
@@ -15,7 +18,7 @@ import {
   startReadyDaemon,
   writeMaildir,
   type Daemon,
-} from './support/pop3d-process';
+} from '@pop3-iac/test-kit';
 
 const asRoot = process.getuid?.() === 0;
 const message = (subject: string) => `From: a@example.test\nSubject: ${subject}\n\nThis is ${subject}.\n`;

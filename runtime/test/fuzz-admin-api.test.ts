@@ -14,7 +14,7 @@ import {
   type AdminTarget,
 } from '../fuzz/admin-fuzz';
 import { stillServes } from '../fuzz/session-fuzz';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
+import { freePort, startReadyDaemon, type Daemon } from '@pop3-iac/test-kit';
 
 describe('fuzz: the admin API', () => {
   let daemon: Daemon;

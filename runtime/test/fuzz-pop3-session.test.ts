@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { fuzzConfig, fuzzSessions, FUZZ_USERS, newStats, runSessionCase, stillServes } from '../fuzz/session-fuzz';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
+import { freePort, startReadyDaemon, type Daemon } from '@pop3-iac/test-kit';
 
 describe('fuzz: POP3 sessions against the real pop3d', () => {
   let daemon: Daemon;

@@ -5,8 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { greeting, login } from './support/wire';
+import { freePort, startReadyDaemon, type Daemon, greeting, login } from '@pop3-iac/test-kit';
 
 const MESSAGE = 'From: a@example.test\r\nSubject: kept\r\n\r\nbody line\r\n';
 
@@ -63,7 +62,7 @@ describe('listeners follow the applied configuration', () => {
     assert.deepEqual((response.body as { plan: { open: unknown[]; close: unknown[] } }).plan.open, [
       { address: '::1', port: p4, tls: false },
     ]);
-    const retr = await session.multiline('RETR 1');
+    const retr = await session.multi('RETR 1');
     assert.equal(retr.status?.startsWith('+OK'), true);
     assert.deepEqual(retr.lines, ['From: a@example.test', 'Subject: kept', '', 'body line']);
     assert.match((await session.command('QUIT')) ?? '', /^\+OK/);

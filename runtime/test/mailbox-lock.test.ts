@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LOCK_FILE, LOCK_STALE_MS } from '../src/maildir/index.js';
-import { freePort, startReadyDaemon, writeMaildir, type Daemon } from './support/pop3d-process';
-import { login, Wire } from './support/wire';
+import { freePort, startReadyDaemon, writeMaildir, type Daemon, login, Pop3Client } from '@pop3-iac/test-kit';
 
 const IN_USE = '-ERR [IN-USE] Mailbox is locked by another session';
 
@@ -23,8 +22,8 @@ async function logs(daemon: Daemon, match: (e: Record<string, unknown>) => boole
   return false;
 }
 
-async function passReply(port: number, user: string, password: string): Promise<{ wire: Wire; reply: string }> {
-  const wire = await Wire.open({ host: '127.0.0.1', port });
+async function passReply(port: number, user: string, password: string): Promise<{ wire: Pop3Client; reply: string }> {
+  const wire = await Pop3Client.open({ host: '127.0.0.1', port });
   await wire.line();
   await wire.command(`USER ${user}`);
   return { wire, reply: (await wire.command(`PASS ${password}`)) ?? '(closed)' };

@@ -19,7 +19,7 @@ import {
   measureMessageFile,
   uidlFor,
 } from '../src/maildir/index.js';
-import { listMessages, makeMaildir, makeTempDir, removeTempDir } from './support/maildir.js';
+import { listMessages, makeMaildir, makeTempDir, removeDir } from '@pop3-iac/test-kit';
 
 /** Collects what a mailbox writes; optionally slow, to exercise backpressure. */
 class Collector extends Writable {
@@ -58,7 +58,7 @@ describe('maildir store', () => {
   });
   afterEach(async () => {
     for (const mb of opened.splice(0)) mb.release();
-    await removeTempDir(dir);
+    await removeDir(dir);
   });
   const open = async (user: string): Promise<Mailbox> => {
     const mb = await store.open(user);
@@ -69,10 +69,10 @@ describe('maildir store', () => {
   it('orders by delivery time then name, moves new/ to cur/, ignores dotfiles, tmp/ and directories', async () => {
     const { dir: md } = await makeMaildir(root, 'u', [
       { content: 'c\r\n', name: '1700000300.C.host:2,S' },
-      { content: 'a\r\n', name: '1700000100.A.host', dir: 'new' },
+      { content: 'a\r\n', name: '1700000100.A.host', folder: 'new' },
       { content: 'b2\r\n', name: '1700000200.B2.host:2,' },
       { content: 'b1\r\n', name: '1700000200.B1.host:2,' },
-      { content: 'x\r\n', name: '.hidden', dir: 'new' },
+      { content: 'x\r\n', name: '.hidden', folder: 'new' },
       { content: 'y\r\n', name: '.dovecot-uidlist' },
     ]);
     await fsp.writeFile(path.join(md, 'tmp', '1700000000.T.host'), 'tmp\r\n');
@@ -97,7 +97,7 @@ describe('maildir store', () => {
   it('never overwrites a cur/ file when moving new/ (serves it from new/)', async () => {
     const { dir: md } = await makeMaildir(root, 'u', [
       { content: 'old\r\n', name: '1700000000.X.host:2,' },
-      { content: 'new\r\n', name: '1700000000.X.host', dir: 'new' },
+      { content: 'new\r\n', name: '1700000000.X.host', folder: 'new' },
     ]);
     const mb = await open('u');
     assert.equal(mb.messages.length, 2);
@@ -200,8 +200,8 @@ describe('maildir store', () => {
 
   it('a login sees every change another process made since the last one, however soon after it', async () => {
     const { dir: md } = await makeMaildir(root, 'u', [
-      { content: 'a\r\n', name: '1700000001.A.host', dir: 'new' },
-      { content: 'b\r\n', name: '1700000002.B.host', dir: 'new' },
+      { content: 'a\r\n', name: '1700000001.A.host', folder: 'new' },
+      { content: 'b\r\n', name: '1700000002.B.host', folder: 'new' },
     ]);
     const uids = async (): Promise<string[]> => {
       const mb = await store.open('u');

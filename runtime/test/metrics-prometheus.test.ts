@@ -11,9 +11,17 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { ResultPromise } from 'execa' with { 'resolution-mode': 'import' };
-import { makeCertificate, type TestCertificate } from './support/certificates';
-import { freePort, RUNTIME_ROOT, startDaemon, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { greeting, Wire } from './support/wire';
+import {
+  makeCertificate,
+  type TestCertificate,
+  freePort,
+  RUNTIME_ROOT,
+  startDaemon,
+  startReadyDaemon,
+  type Daemon,
+  greeting,
+  Pop3Client,
+} from '@pop3-iac/test-kit';
 
 const PROMETHEUS_DIR = join(RUNTIME_ROOT, 'prometheus');
 /** How long Prometheus may take to start and to show a scrape made after the sequence, in milliseconds. */
@@ -133,16 +141,16 @@ describe('a real Prometheus scraping --metrics-listen', () => {
 
   it('after 2 good and 3 bad logins, 4 RETRs, a DELE+QUIT, a denied address, TLS and an apply, shows exactly those counts', async () => {
     // alice: USER/PASS, RETR 1..4, QUIT.
-    const alice = await Wire.open({ host: '127.0.0.1', port });
+    const alice = await Pop3Client.open({ host: '127.0.0.1', port });
     await alice.line();
     assert.match((await alice.command('USER alice')) ?? '', /^\+OK/);
     assert.match((await alice.command('PASS alice-pw')) ?? '', /^\+OK/);
-    for (const n of [1, 2, 3, 4]) assert.match((await alice.multiline(`RETR ${n}`)).status ?? '', /^\+OK/);
+    for (const n of [1, 2, 3, 4]) assert.match((await alice.multi(`RETR ${n}`)).status ?? '', /^\+OK/);
     assert.match((await alice.command('QUIT')) ?? '', /^\+OK/);
     bytesReceived += await received(alice.socket);
 
     // bob: AUTH PLAIN, DELE 1, QUIT: one message removed.
-    const bob = await Wire.open({ host: '127.0.0.1', port });
+    const bob = await Pop3Client.open({ host: '127.0.0.1', port });
     await bob.line();
     const plain = Buffer.from('\0bob\0bob-pw').toString('base64');
     assert.match((await bob.command(`AUTH PLAIN ${plain}`)) ?? '', /^\+OK/);
@@ -151,7 +159,7 @@ describe('a real Prometheus scraping --metrics-listen', () => {
     bytesReceived += await received(bob.socket);
 
     // Three wrong passwords on one connection, each delayed by the throttle.
-    const guesser = await Wire.open({ host: '127.0.0.1', port });
+    const guesser = await Pop3Client.open({ host: '127.0.0.1', port });
     await guesser.line();
     for (let i = 0; i < 3; i++) {
       assert.match((await guesser.command('USER alice')) ?? '', /^\+OK/);
@@ -178,9 +186,9 @@ describe('a real Prometheus scraping --metrics-listen', () => {
       secure.once('close', () => resolve());
     });
     bytesReceived += raw.bytesRead;
-    const notTls = await Wire.open({ host: '127.0.0.1', port: sslPort });
+    const notTls = await Pop3Client.open({ host: '127.0.0.1', port: sslPort });
     notTls.socket.write('USER alice\r\n');
-    await notTls.closedByServer();
+    await notTls.waitClosed();
 
     // An apply through the admin socket (the start was the first).
     const current = await daemon.admin('GET', '/v1/config');

@@ -5,9 +5,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { isLoopback } from '@pop3-iac/schema';
 import { type Harness, type HarnessOptions, startHarness } from './support/harness.js';
-import { makeMaildir, makeTempDir, removeTempDir } from './support/maildir.js';
-import { Pop3TestClient } from './support/pop3-client.js';
-import { makeCertificate } from './support/certificates.js';
+import { makeMaildir, makeTempDir, removeDir, Pop3Client, makeCertificate } from '@pop3-iac/test-kit';
 
 const MSG = 'Subject: hi\r\n\r\nhello\r\n';
 const REFUSED = '-ERR [AUTH] Plaintext authentication disallowed on non-secure connection; use STLS or port 995';
@@ -27,7 +25,7 @@ describe('pop3 TLS', () => {
     cert = { key: made.keyPem, cert: made.certPem };
   });
   after(async () => {
-    await removeTempDir(certDir);
+    await removeDir(certDir);
   });
   afterEach(async () => {
     await h?.close();
@@ -60,7 +58,7 @@ describe('pop3 TLS', () => {
       'SASL PLAIN',
       'IMPLEMENTATION pop3d',
     ]);
-    assert.match(await c.login('alice', 'alice-secret'), /^\+OK Logged in, 1 messages/);
+    assert.match((await c.login('alice', 'alice-secret')) ?? '', /^\+OK Logged in, 1 messages/);
     const retr = await c.multi('RETR 1');
     assert.equal(retr.lines.join('\r\n') + '\r\n', MSG);
     assert.ok(hh.logs.some((l) => l.event === 'starttls'));
@@ -77,7 +75,7 @@ describe('pop3 TLS', () => {
     assert.equal(await c.command('PASS alice-secret'), '-ERR No USER given');
     assert.equal(await c.command('STAT'), '-ERR Command not valid in this state');
     assert.ok(!hh.logs.some((l) => l.event === 'login'));
-    assert.match(await c.login('alice', 'alice-secret'), /^\+OK Logged in/);
+    assert.match((await c.login('alice', 'alice-secret')) ?? '', /^\+OK Logged in/);
   });
 
   it('USER given before STLS is forgotten', async () => {
@@ -102,14 +100,14 @@ describe('pop3 TLS', () => {
     const c2 = await hh.connect();
     assert.equal(await c2.command('STLS'), '+OK Begin TLS negotiation');
     await c2.startTls();
-    assert.match(await c2.login('alice', 'alice-secret'), /^\+OK Logged in/);
+    assert.match((await c2.login('alice', 'alice-secret')) ?? '', /^\+OK Logged in/);
   });
 
   it('a client that drops during the handshake is cleaned up', async () => {
     const hh = await start();
     const c = await hh.connect();
     assert.equal(await c.command('STLS'), '+OK Begin TLS negotiation');
-    c.destroy();
+    c.close();
     await hh.idle();
     assert.equal(hh.sessions.size, 0);
   });
@@ -144,7 +142,7 @@ describe('pop3 TLS', () => {
     assert.ok(!hh.logs.some((l) => l.event === 'login'));
     // The operator may allow it; settings are read afresh.
     hh.settings.allowPlaintextAuth = true;
-    assert.match(await c.login('alice', 'alice-secret'), /^\+OK Logged in/);
+    assert.match((await c.login('alice', 'alice-secret')) ?? '', /^\+OK Logged in/);
   });
 
   it('loopback peers count as secure for the plaintext rule', () => {
@@ -159,7 +157,7 @@ describe('pop3 TLS', () => {
     const capa = (await c.multi('CAPA')).lines;
     assert.ok(capa.includes('USER') && capa.includes('SASL PLAIN') && !capa.includes('STLS'));
     assert.equal(await c.command('STLS'), '-ERR Command not permitted when TLS active');
-    assert.match(await c.login('alice', 'alice-secret'), /^\+OK Logged in/);
+    assert.match((await c.login('alice', 'alice-secret')) ?? '', /^\+OK Logged in/);
     const retr = await c.multi('RETR 1');
     assert.equal(retr.lines.join('\r\n') + '\r\n', MSG);
     assert.equal(await c.command('QUIT'), '+OK Logging out (0 deleted)');
@@ -177,7 +175,7 @@ describe('pop3 TLS', () => {
 
   it('keeps serving after a client resets the connection', async () => {
     const hh = await start();
-    const { client } = await Pop3TestClient.connect(hh.port);
+    const { client } = await Pop3Client.connect(hh.port);
     client.socket.resetAndDestroy();
     await hh.idle();
     const c = await hh.connect();

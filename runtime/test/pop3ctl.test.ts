@@ -4,7 +4,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, POP3CTL_BIN, startReadyDaemon, type Daemon } from './support/pop3d-process';
+import { freePort, POP3CTL_BIN, startReadyDaemon, type Daemon } from '@pop3-iac/test-kit';
 
 async function pop3ctl(args: string[], input?: string) {
   const { execa } = await import('execa');

@@ -8,9 +8,15 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { freePort, POP3D_BIN, removeDir, startDaemon, startReadyDaemon } from './support/pop3d-process';
-import { login } from './support/wire';
-import { makeCertificate } from './support/certificates';
+import {
+  freePort,
+  POP3D_BIN,
+  removeDir,
+  startDaemon,
+  startReadyDaemon,
+  login,
+  makeCertificate,
+} from '@pop3-iac/test-kit';
 
 async function failedStart(config: unknown, options: { args?: string[]; prefix?: string[] } = {}) {
   const daemon = await startDaemon({ config, args: options.args });

@@ -11,10 +11,18 @@ import { join } from 'node:path';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { freePort, removeDir, startReadyDaemon, writeMaildir, type Daemon } from './support/pop3d-process';
-import { makeCertificate } from './support/certificates';
-import { startHaproxy, type Haproxy } from './support/haproxy';
-import { Wire, login } from './support/wire';
+import {
+  freePort,
+  removeDir,
+  startReadyDaemon,
+  writeMaildir,
+  type Daemon,
+  makeCertificate,
+  startHaproxy,
+  type Haproxy,
+  Pop3Client,
+  login,
+} from '@pop3-iac/test-kit';
 import { encodeV2 } from '../fuzz/proxy-fuzz';
 
 /** The balancer's own address (HAProxy connects to the servers from it). */
@@ -124,7 +132,7 @@ describe('pop3d behind HAProxy (PROXY protocol)', () => {
       const wire = await login({ host: '127.0.0.1', port: front.v2, localAddress: CLIENT }, 'alice', 'alice-pw');
       assert.match((await wire.command('STAT')) ?? '', /^\+OK 1 \d+$/);
       assert.match((await wire.command('QUIT')) ?? '', /^\+OK/);
-      await wire.closedByServer();
+      await wire.waitClosed();
     }
     for (const [i, daemon] of daemons.entries()) {
       await daemon.waitForEvent('quit');
@@ -139,7 +147,7 @@ describe('pop3d behind HAProxy (PROXY protocol)', () => {
 
   it('a denied client is refused through the balancer, before any greeting, and counted under its deny rule', async () => {
     for (let i = 0; i < 2; i += 1) {
-      const wire = await Wire.open({ host: '127.0.0.1', port: front.v2, localAddress: DENIED });
+      const wire = await Pop3Client.open({ host: '127.0.0.1', port: front.v2, localAddress: DENIED });
       assert.equal(await wire.line(), undefined, 'a denied client must get no greeting');
       wire.close();
     }
@@ -189,19 +197,19 @@ describe('pop3d behind HAProxy (PROXY protocol)', () => {
   it('maxConnectionsPerIp counts the client behind the balancer, not the balancer', async () => {
     const limited = { ...configs[0], limits: { ...(configs[0]!.limits as object), maxConnectionsPerIp: 3 } };
     assert.equal((await daemons[0]!.admin('PUT', '/v1/config', limited)).status, 200);
-    const open: Wire[] = [];
+    const open: Pop3Client[] = [];
     try {
       // The v1 frontend has daemon 0 only.
       for (let i = 0; i < 3; i += 1) {
-        const wire = await Wire.open({ host: '127.0.0.1', port: front.v1, localAddress: CLIENT });
+        const wire = await Pop3Client.open({ host: '127.0.0.1', port: front.v1, localAddress: CLIENT });
         open.push(wire);
         assert.match((await wire.line()) ?? '', /^\+OK/);
       }
-      const fourth = await Wire.open({ host: '127.0.0.1', port: front.v1, localAddress: CLIENT });
+      const fourth = await Pop3Client.open({ host: '127.0.0.1', port: front.v1, localAddress: CLIENT });
       open.push(fourth);
       assert.equal(await fourth.line(), '-ERR [SYS/TEMP] too many connections, try later');
       // Another client through the same balancer is not held back by the first one's connections.
-      const other = await Wire.open({ host: '127.0.0.1', port: front.v1, localAddress: '127.0.0.6' });
+      const other = await Pop3Client.open({ host: '127.0.0.1', port: front.v1, localAddress: '127.0.0.6' });
       open.push(other);
       assert.match((await other.line()) ?? '', /^\+OK/);
     } finally {
@@ -253,7 +261,7 @@ describe('pop3d behind HAProxy (PROXY protocol)', () => {
 
   it('bytes that arrive with the header are not lost: a pipelined command, a TLS ClientHello', async () => {
     const header = encodeV2(0x1, 0x11, Buffer.from([127, 0, 0, 5, 127, 0, 0, 1, 0x9c, 0x40, 0, 110]));
-    const wire = await Wire.open({ host: '127.0.0.1', port: backend[0]!.pop3, localAddress: BALANCER });
+    const wire = await Pop3Client.open({ host: '127.0.0.1', port: backend[0]!.pop3, localAddress: BALANCER });
     wire.socket.write(Buffer.concat([header, Buffer.from('QUIT\r\n')]));
     assert.match((await wire.line()) ?? '', /^\+OK .*ready/);
     assert.match((await wire.line()) ?? '', /^\+OK/);
@@ -293,7 +301,7 @@ async function statusOf(daemon: Daemon): Promise<Counters> {
 
 /** Connects from `from`, sends `data` (if any), and returns everything received until the server closes. */
 async function rawExchange(port: number, from: string, data: Buffer | undefined): Promise<string> {
-  const wire = await Wire.open({ host: '127.0.0.1', port, localAddress: from });
+  const wire = await Pop3Client.open({ host: '127.0.0.1', port, localAddress: from });
   if (data) wire.socket.write(data);
   const line = await wire.line();
   wire.close();

@@ -5,8 +5,14 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeCertificate, type TestCertificate } from './support/certificates';
-import { freePort, startReadyDaemon, type Daemon, type MessageSpec } from './support/pop3d-process';
+import {
+  makeCertificate,
+  type TestCertificate,
+  freePort,
+  startReadyDaemon,
+  type Daemon,
+  type MessageSpec,
+} from '@pop3-iac/test-kit';
 
 async function run(command: string, args: string[], input?: string) {
   const { execa } = await import('execa');

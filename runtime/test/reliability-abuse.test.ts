@@ -7,8 +7,7 @@ import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { login, Wire } from './support/wire';
+import { startServing, freePort, startReadyDaemon, type Daemon, login, Pop3Client } from '@pop3-iac/test-kit';
 
 /** Resident memory of a process, in bytes (VmRSS of /proc/<pid>/status). */
 function rss(pid: number): number {
@@ -34,18 +33,14 @@ describe('slow and idle clients are cut at the configured timeouts without starv
   let daemon: Daemon;
   let port: number;
   before(async () => {
-    port = await freePort();
-    daemon = await startReadyDaemon({
-      config: {
-        binds: `127.0.0.1 ${port}`,
-        limits: { authTimeoutSeconds: 2, idleTimeoutSeconds: 2, maxConnectionsPerIp: 500 },
-      },
+    ({ daemon, port } = await startServing({
+      config: { limits: { authTimeoutSeconds: 2, idleTimeoutSeconds: 2, maxConnectionsPerIp: 500 } },
       users: { alice: 'secret', bob: 'bob-pw' },
       mail: {
         alice: [{ content: 'Subject: a\r\n\r\nfor alice\r\n' }],
         bob: [{ content: 'Subject: b\r\n\r\nfor bob\r\n' }],
       },
-    });
+    }));
   });
   after(() => daemon.stop());
 
@@ -58,7 +53,7 @@ describe('slow and idle clients are cut at the configured timeouts without starv
       // connection open (slowloris); the auth timeout (2 s) runs from the greeting.
       const slow = await Promise.all(
         Array.from({ length: 40 }, () =>
-          Wire.open({ host: '127.0.0.1', port, localAddress: '127.0.0.2', timeoutMs: 10_000 }),
+          Pop3Client.open({ host: '127.0.0.1', port, localAddress: '127.0.0.2', timeoutMs: 10_000 }),
         ),
       );
       const trickle = setInterval(() => {
@@ -67,7 +62,7 @@ describe('slow and idle clients are cut at the configured timeouts without starv
       const slowCut = slow.map(async (wire) => {
         assert.match((await wire.line()) ?? '', /^\+OK/);
         const last = await wire.line();
-        await wire.closedByServer();
+        await wire.waitClosed();
         return { last, after: Date.now() - start };
       });
 
@@ -80,7 +75,7 @@ describe('slow and idle clients are cut at the configured timeouts without starv
       assert.match((await idle.command('DELE 1')) ?? '', /^\+OK/);
       const idleCut = (async () => {
         const last = await idle.line();
-        await idle.closedByServer();
+        await idle.waitClosed();
         return { last, after: Date.now() - start };
       })();
 
@@ -89,7 +84,7 @@ describe('slow and idle clients are cut at the configured timeouts without starv
       while (Date.now() - start < 2500) {
         const t0 = Date.now();
         const wire = await login({ host: '127.0.0.1', port, localAddress: '127.0.0.4' }, 'alice', 'secret');
-        const retr = await wire.multiline('RETR 1');
+        const retr = await wire.multi('RETR 1');
         assert.deepEqual(retr.lines, ['Subject: a', '', 'for alice']);
         assert.match((await wire.command('QUIT')) ?? '', /^\+OK/);
         wire.close();
@@ -119,20 +114,16 @@ describe('the login-failure delay grows per address and never slows another', ()
   let daemon: Daemon;
   let port: number;
   before(async () => {
-    port = await freePort();
-    daemon = await startReadyDaemon({
-      config: {
-        binds: `127.0.0.1 ${port}`,
-        limits: { loginFailureDelayMs: 100, loginFailureDelayMaxMs: 1600, maxConnectionsPerIp: 500 },
-      },
+    ({ daemon, port } = await startServing({
+      config: { limits: { loginFailureDelayMs: 100, loginFailureDelayMaxMs: 1600, maxConnectionsPerIp: 500 } },
       mail: { alice: [{ content: 'Subject: a\r\n\r\nhi\r\n' }] },
-    });
+    }));
   });
   after(() => daemon.stop());
 
   /** USER alice / PASS password from `localAddress`; the PASS reply and how long it took. */
   async function attempt(localAddress: string, password: string): Promise<{ reply?: string; ms: number }> {
-    const wire = await Wire.open({ host: '127.0.0.1', port, localAddress, timeoutMs: 20_000 });
+    const wire = await Pop3Client.open({ host: '127.0.0.1', port, localAddress, timeoutMs: 20_000 });
     try {
       await wire.line();
       await wire.command('USER alice');
@@ -197,14 +188,14 @@ describe('connection and command limits', () => {
   after(() => daemon.stop());
 
   it('the per-IP cap: the 4th connection from one address gets -ERR [SYS/TEMP]; others are served; a slot frees on close', async () => {
-    const from = (localAddress: string) => Wire.open({ host: '127.0.0.1', port, localAddress });
+    const from = (localAddress: string) => Pop3Client.open({ host: '127.0.0.1', port, localAddress });
     const held = await Promise.all([from('127.0.0.5'), from('127.0.0.5'), from('127.0.0.5')]);
     for (const wire of held) assert.match((await wire.line()) ?? '', /^\+OK/);
     const fourth = await from('127.0.0.5');
     assert.equal(await fourth.line(), '-ERR [SYS/TEMP] too many connections, try later');
-    assert.ok(await fourth.closedByServer());
+    assert.ok(await fourth.waitClosed());
     // Through the dual-stack listener the same client is ::ffff:127.0.0.5: still the same address.
-    const mapped = await Wire.open({ host: '127.0.0.1', port: anyPort, localAddress: '127.0.0.5' });
+    const mapped = await Pop3Client.open({ host: '127.0.0.1', port: anyPort, localAddress: '127.0.0.5' });
     assert.equal(await mapped.line(), '-ERR [SYS/TEMP] too many connections, try later');
     mapped.close();
     // Another address is not affected.
@@ -213,7 +204,7 @@ describe('connection and command limits', () => {
     other.close();
 
     assert.match((await held[0]!.command('QUIT')) ?? '', /^\+OK/);
-    await held[0]!.closedByServer();
+    await held[0]!.waitClosed();
     await logged(daemon, 'disconnect', 1, '127.0.0.5');
     const again = await from('127.0.0.5');
     assert.match((await again.line()) ?? '', /^\+OK/);
@@ -226,14 +217,14 @@ describe('connection and command limits', () => {
   });
 
   it('disconnects after too many bad commands (a threshold, not the first)', async () => {
-    const wire = await Wire.open({ host: '127.0.0.1', port, localAddress: '127.0.0.7' });
+    const wire = await Pop3Client.open({ host: '127.0.0.1', port, localAddress: '127.0.0.7' });
     await wire.line();
     wire.socket.write('BOGUS\r\nRETR 1\r\n\x00\x01\r\nNOOP\r\nCAPA\r\n');
     assert.equal(await wire.line(), '-ERR Unknown command');
     assert.equal(await wire.line(), '-ERR Command not valid in this state');
     assert.equal(await wire.line(), '-ERR Invalid characters in command');
     assert.equal(await wire.line(), '-ERR Too many bad commands');
-    assert.ok(await wire.closedByServer());
+    assert.ok(await wire.waitClosed());
     await logged(daemon, 'too_many_bad_commands', 1, '127.0.0.7');
   });
 
@@ -241,7 +232,7 @@ describe('connection and command limits', () => {
     'a 1 MB command line gets one -ERR and the session goes on; a 128 MB one is not buffered',
     { timeout: 30_000 },
     async (t) => {
-      const wire = await Wire.open({ host: '127.0.0.1', port, localAddress: '127.0.0.8', timeoutMs: 20_000 });
+      const wire = await Pop3Client.open({ host: '127.0.0.1', port, localAddress: '127.0.0.8', timeoutMs: 20_000 });
       assert.match((await wire.line()) ?? '', /^\+OK/);
       wire.socket.write(`NOOP ${'A'.repeat(MB)}\r\nCAPA\r\n`);
       assert.equal(await wire.line(), '-ERR Line too long');
@@ -319,7 +310,7 @@ describe('clients that never read while RETRieving 20 MB messages', () => {
       // Another client is served meanwhile.
       const t0 = Date.now();
       const other = await login({ host: '127.0.0.1', port }, 'small', 'ps');
-      assert.deepEqual((await other.multiline('RETR 1')).lines, ['Subject: s', '', 'small']);
+      assert.deepEqual((await other.multi('RETR 1')).lines, ['Subject: s', '', 'small']);
       other.close();
       assert.ok(Date.now() - t0 < 1000, 'a normal session is not starved');
 

@@ -21,8 +21,9 @@ import {
   startReadyDaemon,
   type Daemon,
   type MessageSpec,
-} from './support/pop3d-process';
-import { login, Wire } from './support/wire';
+  login,
+  Pop3Client,
+} from '@pop3-iac/test-kit';
 
 const started: Daemon[] = [];
 after(async () => {
@@ -108,12 +109,12 @@ describe('kill -9 in the middle of a QUIT that deletes 1,000 messages', () => {
     const session = await login({ host: '127.0.0.1', port }, 'alice', 'secret');
     const stat = await session.command('STAT');
     assert.match(stat ?? '', new RegExp(`^\\+OK ${files.size} \\d+$`));
-    const uidl = await session.multiline('UIDL');
+    const uidl = await session.multi('UIDL');
     assert.deepEqual(
       uidl.lines.map((l) => l.split(' ')[1]),
       originals.filter((m) => files.has(m.name)).map((m) => m.name.split(':')[0]),
     );
-    const last = await session.multiline(`RETR ${files.size}`);
+    const last = await session.multi(`RETR ${files.size}`);
     assert.equal(last.lines.join('\r\n') + '\r\n', originals[1199]!.content);
     assert.match((await session.command('QUIT')) ?? '', /^\+OK/);
     session.close();
@@ -170,7 +171,7 @@ describe('kill -9 at random moments during sessions doing DELE+QUIT', () => {
               const [numbers, quit] = plans[i]!;
               const result = { user, numbers, quitSent: false, quitOk: false };
               const run = async () => {
-                const wire = await Wire.open({ host: '127.0.0.1', port, timeoutMs: 10_000 });
+                const wire = await Pop3Client.open({ host: '127.0.0.1', port, timeoutMs: 10_000 });
                 try {
                   await wire.line();
                   await wire.command(`USER ${user}`);
@@ -263,7 +264,7 @@ describe('kill -9 during applies and during the persisted-config write', () => {
           const running = (await again.admin('GET', '/v1/config')).body;
           assert.deepEqual(running, canonical[which]);
           const host = which === 0 ? '127.0.0.1' : '127.0.0.2';
-          const wire = await Wire.open({ host, port: which === 0 ? portA : portB });
+          const wire = await Pop3Client.open({ host, port: which === 0 ? portA : portB });
           assert.match((await wire.line()) ?? '', /^\+OK/);
           wire.close();
           await again.stop();

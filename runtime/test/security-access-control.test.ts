@@ -7,8 +7,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { compileAccessRules, parseConfig } from '@pop3-iac/schema';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { greeting, Wire } from './support/wire';
+import { freePort, startReadyDaemon, type Daemon, greeting, Pop3Client } from '@pop3-iac/test-kit';
 
 /** The rules as the daemon compiles them: through the schema's canonical form. */
 function matcher(permit: string[], deny: string[]) {
@@ -151,7 +150,7 @@ describe('on a listener without `proxy`, a PROXY header changes nothing', () => 
 
   it('from a denied address, a PROXY header claiming a permitted one: closed before any greeting', async () => {
     for (const localAddress of ['127.0.0.5', '127.0.0.9']) {
-      const wire = await Wire.open({ host: '127.0.0.1', port, localAddress });
+      const wire = await Pop3Client.open({ host: '127.0.0.1', port, localAddress });
       wire.socket.write(proxyLine('127.0.0.4'));
       assert.equal(await wire.line(), undefined, `${localAddress} got no greeting and no reply`);
       wire.close();
@@ -159,7 +158,7 @@ describe('on a listener without `proxy`, a PROXY header changes nothing', () => 
   });
 
   it('from an admitted address, a PROXY header claiming a denied one is an unknown command; the peer stays the real one', async () => {
-    const wire = await Wire.open({ host: '127.0.0.1', port, localAddress: '127.0.0.4' });
+    const wire = await Pop3Client.open({ host: '127.0.0.1', port, localAddress: '127.0.0.4' });
     assert.match((await wire.line()) ?? '', /^\+OK/);
     assert.equal(await wire.command(proxyLine('127.0.0.5').trimEnd()), '-ERR Unknown command');
     // The PROXY v2 signature (binary) is no better than text: its lines are bad commands.

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MAX_ACCESS_PATTERNS, MAX_BINDS } from '@pop3-iac/schema';
 import type { AdminResponse } from '../src/cli/admin-client';
-import { makeCertificate } from './support/certificates';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
+import { makeCertificate, freePort, startReadyDaemon, type Daemon } from '@pop3-iac/test-kit';
 
 /** How long an admin request may take before the test fails (a stalled daemon never answers), ms. */
 const PATIENCE_MS = 15_000;

@@ -7,9 +7,7 @@ import { chmod, readFile, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeCertificate } from './support/certificates';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { login, Wire } from './support/wire';
+import { makeCertificate, freePort, startReadyDaemon, type Daemon, login, Pop3Client } from '@pop3-iac/test-kit';
 
 /** curl --unix-socket as uid/gid 65534 (nobody), with no supplementary groups. */
 async function curlAsNobody(socket: string): Promise<{ exitCode: number | undefined; stdout: string; stderr: string }> {
@@ -159,18 +157,18 @@ describe('no secret in any response or log line', () => {
   });
 
   it('a full session (USER/PASS, a wrong password, AUTH PLAIN, RETR, TOP) logs no password, payload or content', async () => {
-    const wrong = await Wire.open({ host: '127.0.0.1', port });
+    const wrong = await Pop3Client.open({ host: '127.0.0.1', port });
     await wrong.line();
     await wrong.command('USER alice');
     assert.equal(await wrong.command(`PASS ${WRONG}`), '-ERR [AUTH] Authentication failed');
     const payload = Buffer.from(`\0alice\0${PASSWORD}`).toString('base64');
     assert.match((await wrong.command(`AUTH PLAIN ${payload}`)) ?? '', /^\+OK Logged in/);
-    assert.equal((await wrong.multiline('RETR 1')).lines[2], BODY);
-    assert.equal((await wrong.multiline('TOP 1 1')).lines[2], BODY);
+    assert.equal((await wrong.multi('RETR 1')).lines[2], BODY);
+    assert.equal((await wrong.multi('TOP 1 1')).lines[2], BODY);
     assert.match((await wrong.command('QUIT')) ?? '', /^\+OK/);
     wrong.close();
     const session = await login({ host: '127.0.0.1', port }, 'alice', PASSWORD);
-    await session.multiline('RETR 1');
+    await session.multi('RETR 1');
     await session.command('QUIT');
     session.close();
 

@@ -7,9 +7,7 @@ import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { makeCertificate } from './support/certificates';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { login, Wire } from './support/wire';
+import { startServing, type Daemon, login, Pop3Client } from '@pop3-iac/test-kit';
 
 /** A Maildir file name holding both separators. */
 const SEPARATED = 'x\u2028y\u2029z';
@@ -28,16 +26,10 @@ describe('log lines', () => {
   let daemon: Daemon;
   let port: number;
   let sslPort: number;
-  const cert = makeCertificate();
   before(async () => {
-    [port, sslPort] = [await freePort(), await freePort()];
-    daemon = await startReadyDaemon({
-      config: {
-        binds: `127.0.0.1 ${port}`,
-        ssl: { enabled: true, binds: `127.0.0.1 ${sslPort}` },
-        tls: { certPem: cert.certPem, keyPem: cert.keyPem },
-        limits: { authTimeoutSeconds: 1, loginFailureDelayMs: 0, loginFailureDelayMaxMs: 0 },
-      },
+    ({ daemon, port, sslPort } = await startServing({
+      ssl: true,
+      config: { limits: { authTimeoutSeconds: 1, loginFailureDelayMs: 0, loginFailureDelayMaxMs: 0 } },
       users: { alex: 'pw' },
       mail: {
         alex: [
@@ -45,7 +37,7 @@ describe('log lines', () => {
           { name: `${SEPARATED}:2,`, folder: 'cur', content: 'Subject: b\r\n\r\ncur\r\n' },
         ],
       },
-    });
+    }));
   });
   after(() => daemon.stop());
 
@@ -63,7 +55,7 @@ describe('log lines', () => {
 
   it('an unknown user name is logged as an HMAC tag, the same tag for the same name, never the name itself', async () => {
     const secretLike = 'Tr0ub4dor&3-correct-horse';
-    const wire = await Wire.open({ host: '127.0.0.1', port });
+    const wire = await Pop3Client.open({ host: '127.0.0.1', port });
     try {
       await wire.line();
       for (let i = 0; i < 2; i++) {

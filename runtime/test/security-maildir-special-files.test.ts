@@ -11,9 +11,7 @@ import { mkdir, readdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FsBatch, REFUSED } from '../src/maildir/fs-batch';
-import { makeTempDir, removeTempDir } from './support/maildir';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { login, Wire } from './support/wire';
+import { makeTempDir, removeDir, freePort, startReadyDaemon, type Daemon, login, Pop3Client } from '@pop3-iac/test-kit';
 
 function mkfifo(file: string): void {
   execFileSync('mkfifo', [file]);
@@ -25,9 +23,9 @@ function mkzero(file: string): void {
 }
 
 /** Another user's session answers while the bad entries are being dealt with. */
-async function servedMeanwhile(other: Wire): Promise<void> {
+async function servedMeanwhile(other: Pop3Client): Promise<void> {
   assert.match((await other.command('STAT')) ?? '', /^\+OK 1 /);
-  const { status, lines } = await other.multiline('RETR 1');
+  const { status, lines } = await other.multi('RETR 1');
   assert.match(status ?? '', /^\+OK/);
   assert.ok(lines.includes('other-body'));
 }
@@ -73,7 +71,7 @@ describe('FIFOs and devices in a Maildir never stall the daemon', () => {
     const mallory = await login(opts(), 'mallory', 'm-pass');
     try {
       assert.match((await mallory.command('STAT')) ?? '', /^\+OK 1 /);
-      const { lines } = await mallory.multiline('RETR 1');
+      const { lines } = await mallory.multi('RETR 1');
       assert.ok(lines.includes('mallory-body'));
       await servedMeanwhile(alice);
     } finally {
@@ -128,7 +126,7 @@ describe('the file-system worker never reads what is not a regular file', () => 
     dir = await makeTempDir('pop3-special-');
     await mkdir(join(dir, 'cur'));
   });
-  after(() => removeTempDir(dir));
+  after(() => removeDir(dir));
 
   it('measuring a FIFO, a symlink to /dev/zero and a device answers REFUSED for each, and measures the regular file', async () => {
     mkfifo(join(dir, 'cur', 'fifo'));
@@ -170,7 +168,7 @@ describe('the files pop3d itself reads in a Maildir are opened as messages are',
     ['victor', 'v-pass', 'dovecot-uidlist'],
   ] as const) {
     it(`a FIFO planted as ${name} fails that login at once with -ERR; another user is served meanwhile`, async () => {
-      const wire = await Wire.open(opts());
+      const wire = await Pop3Client.open(opts());
       const alice = await login(opts(), 'alice', 'a-pass');
       try {
         assert.match((await wire.line()) ?? '', /^\+OK/);
@@ -179,7 +177,7 @@ describe('the files pop3d itself reads in a Maildir are opened as messages are',
         await servedMeanwhile(alice);
         assert.match((await wire.line()) ?? '', /^-ERR \[SYS\/TEMP\]/);
         // The daemon is not blocked: a new connection is greeted.
-        const fresh = await Wire.open(opts());
+        const fresh = await Pop3Client.open(opts());
         assert.match((await fresh.line()) ?? '', /^\+OK/);
         fresh.close();
       } finally {

@@ -7,8 +7,7 @@ import { strict as assert } from 'node:assert';
 import { mkdir, readdir, rename, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { login, Wire } from './support/wire';
+import { freePort, startReadyDaemon, type Daemon, login, Pop3Client } from '@pop3-iac/test-kit';
 
 const ALICE_TEXT = 'Subject: for alice only\r\n\r\nalice-private-body\r\n';
 
@@ -51,7 +50,7 @@ describe('symlinks in a Maildir are not followed', () => {
     try {
       assert.match((await wire.command('STAT')) ?? '', /^\+OK 2 /);
       for (const n of [1, 2]) {
-        const { status, lines } = await wire.multiline(`RETR ${n}`);
+        const { status, lines } = await wire.multi(`RETR ${n}`);
         assert.match(status ?? '', /^\+OK/);
         assert.ok(lines.includes(`mallory-${n === 1 ? 'one' : 'two'}`), lines.join('|'));
       }
@@ -78,13 +77,13 @@ describe('symlinks in a Maildir are not followed', () => {
 
   it('a Maildir that is a symlink to another user Maildir is refused with [SYS/PERM], even while its owner is logged in', async () => {
     const alice = await login(opts(), 'alice', 'a-pass');
-    const bob = await Wire.open(opts());
+    const bob = await Pop3Client.open(opts());
     try {
       await bob.line();
       await bob.command('USER bob');
       assert.equal(await bob.command('PASS b-pass'), '-ERR [SYS/PERM] Mailbox cannot be opened');
       alice.close();
-      await alice.closedByServer();
+      await alice.waitClosed();
       await bob.command('USER bob');
       assert.equal(await bob.command('PASS b-pass'), '-ERR [SYS/PERM] Mailbox cannot be opened');
       await daemon.waitForEvent('mailbox_refused');
@@ -95,7 +94,7 @@ describe('symlinks in a Maildir are not followed', () => {
   });
 
   it('a Maildir whose cur/ is a symlink to another user cur/ is refused with [SYS/PERM]', async () => {
-    const carol = await Wire.open(opts());
+    const carol = await Pop3Client.open(opts());
     try {
       await carol.line();
       await carol.command('USER carol');

@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MAX_PASSWORD_BYTES } from '../src/users/index.js';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { Wire } from './support/wire';
+import { freePort, startReadyDaemon, type Daemon, Pop3Client } from '@pop3-iac/test-kit';
 
 const LONGEST = 'L'.repeat(MAX_PASSWORD_BYTES);
 const TOO_LONG = 'T'.repeat(MAX_PASSWORD_BYTES + 1);
@@ -49,7 +48,7 @@ describe('passwords as sent', () => {
 
   /** USER then PASS with the password as raw bytes; the PASS reply. */
   async function pass(user: string, password: Buffer): Promise<string | undefined> {
-    const wire = await Wire.open({ host: '127.0.0.1', port });
+    const wire = await Pop3Client.open({ host: '127.0.0.1', port });
     try {
       await wire.line();
       await wire.command(`USER ${user}`);

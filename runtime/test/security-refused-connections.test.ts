@@ -6,8 +6,7 @@ import { strict as assert } from 'node:assert';
 import { readdir } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { Wire } from './support/wire';
+import { freePort, startReadyDaemon, type Daemon, Pop3Client } from '@pop3-iac/test-kit';
 
 /** Open descriptors of a process. */
 async function descriptors(pid: number): Promise<number> {
@@ -54,7 +53,7 @@ function refusedAfterTalking(port: number, localAddress: string): Promise<string
 describe('refused connections end in a destroyed socket', () => {
   let daemon: Daemon;
   let port: number;
-  let held: Wire[] = [];
+  let held: Pop3Client[] = [];
   before(async () => {
     port = await freePort();
     daemon = await startReadyDaemon({ config: { binds: `127.0.0.1 ${port}`, limits: { maxConnectionsPerIp: 2 } } });
@@ -67,8 +66,8 @@ describe('refused connections end in a destroyed socket', () => {
   it('200 connections over maxConnectionsPerIp that send CAPA first leave the descriptor count at its baseline', async () => {
     const pid = daemon.process.pid!;
     held = [
-      await Wire.open({ host: '127.0.0.1', port, localAddress: '127.0.0.9' }),
-      await Wire.open({ host: '127.0.0.1', port, localAddress: '127.0.0.9' }),
+      await Pop3Client.open({ host: '127.0.0.1', port, localAddress: '127.0.0.9' }),
+      await Pop3Client.open({ host: '127.0.0.1', port, localAddress: '127.0.0.9' }),
     ];
     for (const wire of held) assert.match((await wire.line()) ?? '', /^\+OK/);
     const baseline = await descriptors(pid);
@@ -84,8 +83,8 @@ describe('refused connections end in a destroyed socket', () => {
     const pid = daemon.process.pid!;
     if (held.length === 0) {
       held = [
-        await Wire.open({ host: '127.0.0.1', port, localAddress: '127.0.0.9' }),
-        await Wire.open({ host: '127.0.0.1', port, localAddress: '127.0.0.9' }),
+        await Pop3Client.open({ host: '127.0.0.1', port, localAddress: '127.0.0.9' }),
+        await Pop3Client.open({ host: '127.0.0.1', port, localAddress: '127.0.0.9' }),
       ];
       for (const wire of held) assert.match((await wire.line()) ?? '', /^\+OK/);
     }

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startDaemon, startReadyDaemon, type Daemon } from './support/pop3d-process';
+import { startDaemon, startReadyDaemon, type Daemon } from '@pop3-iac/test-kit';
 
 /** Every file of the state directory with its content and modification time. */
 async function snapshot(dir: string): Promise<Record<string, string>> {

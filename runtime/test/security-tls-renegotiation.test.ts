@@ -10,8 +10,7 @@ import { connect as netConnect } from 'node:net';
 import { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import * as tls from 'node:tls';
-import { makeCertificate } from './support/certificates';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
+import { startServing, type Daemon } from '@pop3-iac/test-kit';
 
 /** How long a client waits for the server before the test fails, in milliseconds. */
 const PATIENCE_MS = 10_000;
@@ -69,17 +68,8 @@ describe('TLS renegotiation is refused and a fatal TLS error ends the session', 
   let daemon: Daemon;
   let port: number;
   let sslPort: number;
-  const cert = makeCertificate();
   before(async () => {
-    [port, sslPort] = [await freePort(), await freePort()];
-    daemon = await startReadyDaemon({
-      config: {
-        binds: `127.0.0.1 ${port}`,
-        starttls: true,
-        ssl: { enabled: true, binds: `127.0.0.1 ${sslPort}` },
-        tls: { certPem: cert.certPem, keyPem: cert.keyPem },
-      },
-    });
+    ({ daemon, port, sslPort } = await startServing({ ssl: true, config: { starttls: true } }));
   });
   after(() => daemon.stop());
 

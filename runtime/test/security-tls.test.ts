@@ -9,9 +9,14 @@ import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import * as tls from 'node:tls';
-import { makeCertificate, type TestCertificate } from './support/certificates';
-import { Pop3TestClient } from './support/pop3-client';
-import { freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
+import {
+  makeCertificate,
+  type TestCertificate,
+  Pop3Client,
+  freePort,
+  startReadyDaemon,
+  type Daemon,
+} from '@pop3-iac/test-kit';
 
 type Versions = Pick<tls.ConnectionOptions, 'minVersion' | 'maxVersion' | 'ciphers'>;
 /** A client that can speak TLS 1.0 and 1.1 (OpenSSL's security level 0 lets it offer them). */
@@ -59,7 +64,7 @@ async function starttls(port: number, versions: Versions): Promise<string> {
 }
 
 /** SHA-256 fingerprint of the certificate a TLS socket was shown. */
-function seenFingerprint(client: Pop3TestClient): string {
+function seenFingerprint(client: Pop3Client): string {
   return (client.socket as tls.TLSSocket).getPeerCertificate().fingerprint256;
 }
 
@@ -148,28 +153,28 @@ describe('certificates', () => {
   it('a certificate replaced through an apply: new handshakes see it at once; open TLS sessions continue', async () => {
     assert.notEqual(fingerprintOf(certA), fingerprintOf(certB));
     // Open sessions on certificate A: one POP3S, one upgraded with STLS.
-    const { client: pop3s } = await Pop3TestClient.connect(sslPort, { tls: true });
+    const { client: pop3s } = await Pop3Client.connect(sslPort, { tls: true });
     assert.equal(seenFingerprint(pop3s), fingerprintOf(certA));
-    assert.match(await pop3s.login('alice', 'secret'), /^\+OK/);
-    const { client: upgraded } = await Pop3TestClient.connect(port);
+    assert.match((await pop3s.login('alice', 'secret')) ?? '', /^\+OK/);
+    const { client: upgraded } = await Pop3Client.connect(port);
     assert.equal(await upgraded.command('STLS'), '+OK Begin TLS negotiation');
     await upgraded.startTls();
     assert.equal(seenFingerprint(upgraded), fingerprintOf(certA));
-    assert.match(await upgraded.login('bob', 'bob-pw'), /^\+OK/);
+    assert.match((await upgraded.login('bob', 'bob-pw')) ?? '', /^\+OK/);
 
     const applied = await daemon.admin('PUT', '/v1/config', configWith(certB));
     assert.equal(applied.status, 200, applied.text);
     assert.deepEqual((applied.body as { plan: { open: unknown[]; close: unknown[] } }).plan.open, []);
 
     // New handshakes, both kinds, see B.
-    const { client: fresh } = await Pop3TestClient.connect(sslPort, { tls: true });
+    const { client: fresh } = await Pop3Client.connect(sslPort, { tls: true });
     assert.equal(seenFingerprint(fresh), fingerprintOf(certB));
-    fresh.destroy();
-    const { client: freshStls } = await Pop3TestClient.connect(port);
+    fresh.close();
+    const { client: freshStls } = await Pop3Client.connect(port);
     assert.equal(await freshStls.command('STLS'), '+OK Begin TLS negotiation');
     await freshStls.startTls();
     assert.equal(seenFingerprint(freshStls), fingerprintOf(certB));
-    freshStls.destroy();
+    freshStls.close();
 
     // The sessions opened before carry on, on A.
     assert.deepEqual(await pop3s.multi('RETR 1'), { status: '+OK 26 octets', lines: ['Subject: one', '', 'body one'] });
@@ -180,8 +185,8 @@ describe('certificates', () => {
     });
     assert.equal(await upgraded.command('QUIT'), '+OK Logging out (0 deleted)');
     assert.equal(seenFingerprint(upgraded), fingerprintOf(certA));
-    pop3s.destroy();
-    upgraded.destroy();
+    pop3s.close();
+    upgraded.close();
 
     // One daemon process throughout: no restart.
     assert.equal(daemon.logEvents().filter((e) => e.event === 'pop3d.ready').length, 1);
@@ -213,8 +218,8 @@ describe('certificates', () => {
     }
     const after = await daemon.admin('GET', '/v1/config');
     assert.equal(after.headers.etag, before.headers.etag, 'the running configuration is unchanged');
-    const { client } = await Pop3TestClient.connect(sslPort, { tls: true });
+    const { client } = await Pop3Client.connect(sslPort, { tls: true });
     assert.equal(seenFingerprint(client), fingerprintOf(certB), 'still serving the certificate applied before');
-    client.destroy();
+    client.close();
   });
 });

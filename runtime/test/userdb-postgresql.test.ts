@@ -12,9 +12,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CryptPool, PostgresUserDatabase } from '../src/users/index.js';
 import { costOf, recording } from './support/crypt-jobs';
-import { POP3D_BIN, freePort, startReadyDaemon, type Daemon } from './support/pop3d-process';
-import { type PostgresCluster, startPostgres } from './support/postgresql';
-import { login } from './support/wire';
+import {
+  POP3D_BIN,
+  freePort,
+  startReadyDaemon,
+  type Daemon,
+  type PostgresCluster,
+  startPostgres,
+  login,
+} from '@pop3-iac/test-kit';
 
 /** A hash as `doveadm pw` prints it (`{SCHEME}…`). */
 const doveadm = (scheme: string, password: string): string =>

@@ -17,7 +17,7 @@ import {
   parseCredential,
   shaCrypt,
 } from '../src/users/index.js';
-import { makeTempDir, removeTempDir } from './support/maildir.js';
+import { makeTempDir, removeDir } from '@pop3-iac/test-kit';
 
 const ssha = (alg: 'sha256' | 'sha512', pw: string, salt: Buffer): string =>
   Buffer.concat([createHash(alg).update(pw).update(salt).digest(), salt]).toString('base64');
@@ -30,7 +30,7 @@ describe('passwd-file users', () => {
     file = path.join(dir, 'passwd');
   });
   afterEach(async () => {
-    await removeTempDir(dir);
+    await removeDir(dir);
   });
 
   it('verifies every supported scheme', async () => {

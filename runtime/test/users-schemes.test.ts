@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { argon2id } from 'hash-wasm';
 import { CryptPool, MAX_PASSWORD_BYTES, PasswdFileDatabase, hashPassword } from '../src/users/index.js';
 import { costOf, recording } from './support/crypt-jobs.js';
-import { makeTempDir, removeTempDir } from './support/maildir.js';
+import { makeTempDir, removeDir } from '@pop3-iac/test-kit';
 
 const doveadm = (scheme: string, password: string): string =>
   execFileSync('doveadm', ['pw', '-s', scheme, '-p', password], { encoding: 'utf8' }).trim();
@@ -27,7 +27,7 @@ describe('password schemes and login cost', () => {
   });
   after(async () => {
     await pool.close();
-    await removeTempDir(dir);
+    await removeDir(dir);
   });
 
   it('checks doveadm pw hashes of every scheme, with {SCHEME} and as bare crypt strings', async () => {

@@ -9,8 +9,8 @@ import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const INSTANCE_ID_FILE = 'instance-id';
-/** The header that carries the identity beside the configuration (GET and PUT /v1/config), so one request tells a client which daemon it reached. */
-export const INSTANCE_ID_HEADER = 'Pop3d-Instance-Id';
+/** The header that carries the identity is the admin API's contract. */
+export { INSTANCE_ID_HEADER } from '@pop3-iac/admin-client';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Reads `<stateDir>/instance-id`, or makes it (exclusive create, fsync) when there is none. */

@@ -14,9 +14,7 @@ import { MaildirStore } from '../../src/maildir/index.js';
 import { DaemonMetrics } from '../../src/observability/metrics.js';
 import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../../src/pop3/index.js';
 import { LoginThrottle, PasswdFileDatabase } from '../../src/users/index.js';
-import { makeTempDir, removeTempDir } from './maildir.js';
-import { writePasswdFile } from './passwd.js';
-import { Pop3TestClient } from './pop3-client.js';
+import { makeTempDir, Pop3Client, removeDir, writePasswdFile } from '@pop3-iac/test-kit';
 /** Key and certificate PEM text for the harness's STLS. */
 type CertPair = { key: string; cert: string };
 
@@ -58,9 +56,9 @@ export interface Harness {
   /** The sessions' series (commands, logins, deletions); not the connection-level ones, which Pop3Server counts. */
   metrics: DaemonMetrics;
   /** Connects a client and checks the greeting. */
-  connect(opts?: { tls?: boolean; host?: string }): Promise<Pop3TestClient>;
+  connect(opts?: { tls?: boolean; host?: string }): Promise<Pop3Client>;
   /** Connects and logs in with USER/PASS (asserting +OK). */
-  login(user: string, password: string): Promise<Pop3TestClient>;
+  login(user: string, password: string): Promise<Pop3Client>;
   /** Resolves when no session is open. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -137,14 +135,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     throttle,
     metrics,
     async connect(c = {}) {
-      const { client, greeting } = await Pop3TestClient.connect(port, { tls: c.tls ?? opts.implicitTls, host: c.host });
+      const { client, greeting } = await Pop3Client.connect(port, { tls: c.tls ?? opts.implicitTls, host: c.host });
       if (greeting !== '+OK pop3.test POP3 server ready') throw new Error(`unexpected greeting ${greeting}`);
       return client;
     },
     async login(user, password) {
       const client = await harness.connect();
       const reply = await client.login(user, password);
-      if (!reply.startsWith('+OK')) throw new Error(`login failed: ${reply}`);
+      if (!reply?.startsWith('+OK')) throw new Error(`login failed: ${reply}`);
       return client;
     },
     idle() {
@@ -155,7 +153,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       server.close();
       for (const s of sessions) s.terminate('server shutting down');
       await Promise.race([harness.idle(), new Promise((r) => setTimeout(r, 2000).unref())]);
-      await removeTempDir(dir);
+      await removeDir(dir);
     },
   };
   return harness;

@@ -4,14 +4,20 @@
  * by the OS, the process's JSON log captured, and a clean stop.
  */
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { adminRequest, type AdminResponse } from '@pop3-iac/admin-client';
 import type { ResultPromise } from 'execa' with { 'resolution-mode': 'import' };
-import { adminRequest, type AdminResponse } from '../../src/cli/admin-client';
+import { makeCertificate } from './certificates';
+import { writeMaildir, type MessageSpec } from './maildir';
 
-export const RUNTIME_ROOT = join(__dirname, '..', '..', '..');
+/**
+ * The runtime package's directory, found at run time (the kit is not a
+ * TypeScript dependency of the runtime's tests' project, only of its files).
+ */
+export const RUNTIME_ROOT = dirname(require.resolve('@pop3-iac/runtime/package.json'));
 export const POP3D_BIN = join(RUNTIME_ROOT, 'bin', 'pop3d.js');
 export const POP3CTL_BIN = join(RUNTIME_ROOT, 'bin', 'pop3ctl.js');
 
@@ -24,13 +30,6 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   server.close();
   await once(server, 'close');
   return port;
-}
-
-export interface MessageSpec {
-  /** Maildir file name in cur/ or new/; default generated. */
-  name?: string;
-  content: string | Buffer;
-  folder?: 'new' | 'cur';
 }
 
 export interface DaemonOptions {
@@ -66,22 +65,6 @@ export interface Daemon {
   stop(signal?: NodeJS.Signals): Promise<number | undefined>;
   /** Waits until a log line with this event appears. */
   waitForEvent(event: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-}
-
-let counter = 0;
-
-export async function writeMaildir(root: string, user: string, messages: MessageSpec[]): Promise<string> {
-  const maildir = join(root, user, 'Maildir');
-  for (const sub of ['new', 'cur', 'tmp']) await mkdir(join(maildir, sub), { recursive: true });
-  let i = 0;
-  for (const message of messages) {
-    i += 1;
-    const folder = message.folder ?? 'cur';
-    const name =
-      message.name ?? `${1700000000 + i}.M${i}P${process.pid}Q${counter++}.test${folder === 'cur' ? ':2,' : ''}`;
-    await writeFile(join(maildir, folder, name), message.content);
-  }
-  return maildir;
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
@@ -206,6 +189,33 @@ export async function startReadyDaemon(options: DaemonOptions): Promise<Daemon> 
   return daemon;
 }
 
-export async function removeDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
+export interface ServingOptions extends Omit<DaemonOptions, 'config'> {
+  /** More configuration (limits, starttls, ...) beside the binds chosen here; its keys win. */
+  config?: Record<string, unknown>;
+  /** Also serve POP3S on a second port, with a fresh self-signed certificate. */
+  ssl?: boolean;
+}
+
+export interface Serving {
+  daemon: Daemon;
+  /** Plain POP3 on 127.0.0.1. */
+  port: number;
+  /** POP3S on 127.0.0.1; 0 without `ssl`. */
+  sslPort: number;
+}
+
+/** A ready pop3d serving POP3 (and POP3S with `ssl`) on ports the OS chose: the set-up most daemon tests start with. */
+export async function startServing(options: ServingOptions = {}): Promise<Serving> {
+  const port = await freePort();
+  const sslPort = options.ssl ? await freePort() : 0;
+  const tls = options.ssl ? makeCertificate() : undefined;
+  const config = {
+    binds: `127.0.0.1 ${port}`,
+    ...(tls === undefined
+      ? {}
+      : { ssl: { enabled: true, binds: `127.0.0.1 ${sslPort}` }, tls: { certPem: tls.certPem, keyPem: tls.keyPem } }),
+    ...options.config,
+  };
+  const daemon = await startReadyDaemon({ ...options, config });
+  return { daemon, port, sslPort };
 }

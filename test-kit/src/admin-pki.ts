@@ -10,6 +10,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { newKeyArgs, selfSigned } from './openssl';
+import { freePort, startReadyDaemon, type Daemon, type DaemonOptions } from './pop3d-process';
 
 const run = promisify(execFile);
 
@@ -37,30 +39,12 @@ async function load(cert: string, key: string): Promise<Identity> {
   return { cert, key, certPem: await readFile(cert, 'utf8'), keyPem: await readFile(key, 'utf8') };
 }
 
-/** A new ECDSA P-256 key, unencrypted, written to `key`: the options `openssl req` takes for it. */
-function newKey(key: string): string[] {
-  return ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key];
-}
-
 async function makeCa(dir: string, name: string): Promise<Identity> {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    ...newKey(key),
-    '-out',
-    cert,
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${name}/O=pop3-iac test`,
-    '-addext',
+  const { certFile, keyFile } = selfSigned(dir, name, `/CN=${name}/O=pop3-iac test`, [
     'basicConstraints=critical,CA:TRUE',
-    '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
   ]);
-  return load(cert, key);
+  return load(certFile, keyFile);
 }
 
 async function issue(dir: string, ca: Identity, name: string, extensions: string): Promise<Identity> {
@@ -69,7 +53,7 @@ async function issue(dir: string, ca: Identity, name: string, extensions: string
   const csr = join(dir, `${name}.csr`);
   const ext = join(dir, `${name}.ext`);
   await writeFile(ext, `basicConstraints=CA:FALSE\n${extensions}\n`);
-  await run('openssl', ['req', '-new', ...newKey(key), '-out', csr, '-subj', `/CN=${name}/O=pop3-iac test`]);
+  await run('openssl', ['req', '-new', ...newKeyArgs(key), '-out', csr, '-subj', `/CN=${name}/O=pop3-iac test`]);
   await run('openssl', [
     'x509',
     '-req',
@@ -123,4 +107,19 @@ export function adminListenArgs(pki: AdminPki, listen: string): string[] {
     '--admin-reader-ca',
     pki.readerCa.cert,
   ];
+}
+
+export interface AdminTlsDaemon {
+  daemon: Daemon;
+  adminPort: number;
+  /** `https://127.0.0.1:<adminPort>`, the admin target a client gives. */
+  adminUrl: string;
+}
+
+/** A ready pop3d that also serves its admin API over mutual TLS with this set, on 127.0.0.1 at a port the OS chose. */
+export async function startAdminTlsDaemon(pki: AdminPki, options: DaemonOptions): Promise<AdminTlsDaemon> {
+  const adminPort = await freePort();
+  const args = [...adminListenArgs(pki, `127.0.0.1:${adminPort}`), ...(options.args ?? [])];
+  const daemon = await startReadyDaemon({ ...options, args });
+  return { daemon, adminPort, adminUrl: `https://127.0.0.1:${adminPort}` };
 }
