@@ -555,14 +555,17 @@ async function main(): Promise<void> {
     `- Machine: ${hw.cores} cores (${hw.model}), ${hw.memoryGiB} GiB, Linux ${hw.kernel}; load average ${loadBefore} before, ${loadAfter} after.`,
     `- Software: Node ${versions.node} (pop3d and the load generator), Dovecot ${versions.dovecot} (Debian dovecot-pop3d).`,
     `- Load generator: ${opts.workers} Node processes on the same machine; its CPU is the "client" figure. Servers alternate, ${opts.reps} repetition(s) of each timed scenario (median shown), ${fmt(s.warmupMs / 1000)} s warm-up + ${fmt(s.durationMs / 1000)} s counted.`,
-    `- Data (seeded): ${Math.max(s.poolSize, ...s.idleLevels).toLocaleString('en-US')} users with one ${SMALL_MESSAGE}-octet message; a 20 MiB message; ${s.bigMailboxMessages.toLocaleString('en-US')}-message mailboxes (about 3 KB each, in new/, fresh per server and repetition). LF line endings, Postfix-style names without sizes. Plain POP3 and POP3S on 127.0.0.1; RSA-2048 certificate.`,
+    `- Data (seeded): ${Math.max(s.poolSize, ...s.idleLevels).toLocaleString('en-US')} users with one ${SMALL_MESSAGE}-octet message; a 20 MiB message of each shape of b (base64 76-octet lines, text 66-octet lines, 998-octet lines, base64 stored with CRLF); ${s.bigMailboxMessages.toLocaleString('en-US')}-message mailboxes (about 3 KB each, in new/, fresh per server and repetition). LF line endings, Postfix-style names without sizes. Plain POP3 and POP3S on 127.0.0.1; RSA-2048 certificate.`,
   ].join('\n');
   const verdictText = verdicts.length
     ? [
         '',
         'Targets (issue 6, against Dovecot high-performance mode unless absolute):',
         '',
-        ...verdicts.map((v) => `- ${v.scenario}. ${v.label}: ${v.met ? 'met' : '**not met**'} (${v.detail})`),
+        ...verdicts.map(
+          (v) =>
+            `- ${v.scenario}. ${v.label}: ${v.paced ? 'client-bound' : v.met ? 'met' : '**not met**'} (${v.detail})`,
+        ),
       ].join('\n')
     : '';
   notes.push(...loadNotes());

@@ -233,6 +233,8 @@ export interface TargetVerdict {
   scenario: string;
   label: string;
   met: boolean;
+  /** A rate the client capped: not judged. */
+  paced?: boolean;
   detail: string;
 }
 
@@ -276,6 +278,7 @@ export function buildTable(
         scenario: row.scenario,
         label: row.label,
         met: ok || paced,
+        paced,
         detail: `pop3d ${cells[0]}; ${target}${paced ? '; not judged: the client set the pace (pop3d waited for it)' : ''}`,
       });
     }
