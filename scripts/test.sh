@@ -15,6 +15,7 @@ case "$suite" in
 esac
 npx tsc -b
 node schema/dist/src/write-json-schema.js --check >/dev/null
+node scripts/generate-crlf-kernel.js --check
 if [ "$suite" = all ]; then
   npx eslint .
   npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }

@@ -95,12 +95,16 @@ function cpuBetween(a: CpuReading, b: CpuReading) {
   };
 }
 
-function newWindow(ctx: Context): Window {
+export function newWindow(ctx: Context): Window {
   return { startAt: Date.now() + 300, warmupMs: ctx.settings.warmupMs, durationMs: ctx.settings.durationMs };
 }
 
 /** Reads CPU at the start and the end of the counted part of `window`. */
-function cpuOverWindow(ctx: Context, server: ServerUnderTest, window: Window): Promise<ReturnType<typeof cpuBetween>> {
+export function cpuOverWindow(
+  ctx: Context,
+  server: ServerUnderTest,
+  window: Window,
+): Promise<ReturnType<typeof cpuBetween>> {
   return new Promise((resolve) => {
     const from = window.startAt + window.warmupMs;
     setTimeout(
@@ -113,7 +117,7 @@ function cpuOverWindow(ctx: Context, server: ServerUnderTest, window: Window): P
   });
 }
 
-function cpuFigures(cpu: ReturnType<typeof cpuBetween>): Figures {
+export function cpuFigures(cpu: ReturnType<typeof cpuBetween>): Figures {
   return {
     serverCores: cpu.serverCores,
     clientCores: cpu.clientCores,

@@ -2,17 +2,16 @@ export {
   type MailStore,
   type Mailbox,
   type MessageInfo,
-  type MessageSink,
   type WriteOptions,
   type MaildirStoreOptions,
   MaildirStore,
-  SinkClosedError,
   isValidMailboxUser,
   uniqueName,
   uidlFor,
   measureMessageFile,
   maildirBelowRoot,
 } from './store.js';
+export { type MessageSink, SinkClosedError } from './message-sink.js';
 export { LOCK_FILE, LOCK_REFRESH_MS, LOCK_STALE_MS } from './mailbox-lock.js';
 export {
   type MailStoreErrorCode,

@@ -25,6 +25,8 @@ import { FAILED, FsBatch, GONE, REFUSED } from './fs-batch.js';
 import { type HeldMailboxLock, acquireMailboxLock } from './mailbox-lock.js';
 import { isRefusedEntry, openMessage, openMessageSync } from './open-message.js';
 import { Normaliser } from './normalise.js';
+import { drained, type MessageSink } from './message-sink.js';
+import { streamMessage } from './stream-message.js';
 import { markSeen } from './seen-flag.js';
 
 /** One message as listed for the session: fixed for the session's lifetime. */
@@ -33,14 +35,6 @@ export interface MessageInfo {
   readonly uid: string;
   /** Octets of the message as sent (CRLF line endings), before dot-stuffing. */
   readonly size: number;
-}
-
-/** What message bytes are written to: a socket, or anything with write() and 'drain'/'close'/'error'. */
-export interface MessageSink {
-  write(chunk: Buffer): boolean;
-  once(event: 'drain' | 'close' | 'error', listener: (...args: unknown[]) => void): unknown;
-  removeListener(event: 'drain' | 'close' | 'error', listener: (...args: unknown[]) => void): unknown;
-  readonly destroyed?: boolean;
 }
 
 export interface WriteOptions {
@@ -81,14 +75,6 @@ export interface MailStore {
 }
 
 /** The output closed while a message was being written. */
-export class SinkClosedError extends Error {
-  readonly code = 'SINK_CLOSED';
-  constructor() {
-    super('the output closed while a message was being written');
-    this.name = 'SinkClosedError';
-  }
-}
-
 /** Bytes read from a message file at a time. 64 KiB. */
 const READ_CHUNK = 64 * 1024;
 /** Largest read when sending a message, octets. 256 KiB. */
@@ -173,29 +159,6 @@ async function mkdirIfMissing(dir: string): Promise<void> {
   } catch (err) {
     if (errno(err) !== 'EEXIST') throw err;
   }
-}
-
-/** Resolves when `out` drains; rejects if it closes or fails first. */
-function drained(out: MessageSink): Promise<void> {
-  if (out.destroyed === true) return Promise.reject(new SinkClosedError());
-  return new Promise((resolve, reject) => {
-    const onDrain = (): void => {
-      cleanup();
-      resolve();
-    };
-    const onClose = (): void => {
-      cleanup();
-      reject(new SinkClosedError());
-    };
-    const cleanup = (): void => {
-      out.removeListener('drain', onDrain);
-      out.removeListener('close', onClose);
-      out.removeListener('error', onClose);
-    };
-    out.once('drain', onDrain);
-    out.once('close', onClose);
-    out.once('error', onClose);
-  });
 }
 
 /**
@@ -735,6 +698,7 @@ class MaildirMailbox implements Mailbox {
       throw this.openFailed(rel, err);
     }
     try {
+      if (opts.bodyLines === undefined) return await streamMessage(fh, out);
       const norm = new Normaliser({ dotStuff: true, bodyLines: opts.bodyLines });
       // Big reads for a big message (fewer read and write calls), no more than the message for a small one.
       const chunkSize = Math.min(SEND_CHUNK, this.messages[index]!.size + 1);

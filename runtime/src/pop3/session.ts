@@ -102,7 +102,8 @@ let nextSessionId = 1;
  * Writes a message into the socket for RETR/TOP: the "+OK" line goes out with
  * the first chunk (so a message that cannot be opened still gets a clean
  * -ERR), every chunk counts as activity for the idle timer, and a full socket
- * buffer is uncorked so that 'drain' can come.
+ * buffer, or a chunk whose caller waits for its callback, is uncorked so that
+ * 'drain' and the callback can come.
  */
 class MessageWriter implements MessageSink {
   constructor(
@@ -115,14 +116,15 @@ class MessageWriter implements MessageSink {
     return this.socket.destroyed;
   }
 
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, done?: (err?: Error | null) => void): boolean {
     this.session.touch();
     if (this.prefix !== null) {
       this.socket.write(this.prefix);
       this.prefix = null;
     }
-    const ok = this.socket.write(chunk);
-    if (!ok) uncorkAll(this.socket);
+    const ok = this.socket.write(chunk, done);
+    // Whoever waits (for 'drain', or for `done`) needs the octets to move: a cork would keep them.
+    if (!ok || done !== undefined) uncorkAll(this.socket);
     return ok;
   }
 
