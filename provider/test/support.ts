@@ -16,6 +16,7 @@ export {
   removeDir,
   POP3CTL_BIN,
   type Daemon,
+  type DaemonOptions,
 } from '@pop3-iac/runtime/dist/test/support/pop3d-process';
 export { Wire, greeting, login } from '@pop3-iac/runtime/dist/test/support/wire';
 export { makeCertificate, type TestCertificate } from '@pop3-iac/runtime/dist/test/support/certificates';
@@ -111,3 +112,9 @@ export async function serves(port: number): Promise<void> {
 }
 export { makeAdminPki, adminListenArgs, type AdminPki } from '@pop3-iac/runtime/dist/test/support/admin-pki';
 export { startSshd, removeSshd, type Sshd } from '@pop3-iac/runtime/dist/test/support/sshd';
+export {
+  createTestNetwork,
+  assertRoutedVia,
+  type TestNetwork,
+  type NetnsHost,
+} from '@pop3-iac/runtime/dist/test/support/netns';
