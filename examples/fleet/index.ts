@@ -1,6 +1,6 @@
 // A fleet: one Pop3Service per host listed in the stack configuration, each
 // reached the way its entry says (pop3d --admin-listen over mutual TLS, or
-// its admin socket through SSH). Pulumi applies the hosts in parallel, and a
+// its admin socket through SSH), with access rules shared by all. Pulumi applies the hosts in parallel, and a
 // host that cannot be reached fails its own resource only.
 import * as pulumi from '@pulumi/pulumi';
 import { Pop3Service, type AdminArgs } from '@pop3-iac/provider';
@@ -18,7 +18,12 @@ interface HostEntry {
 
 const config = new pulumi.Config();
 const hosts = config.requireObject<HostEntry[]>('hosts');
-// Shared by every host: the CA that issued the daemons' certificates, the deployer's certificate,
+// Shared by every host: the access rules (JSON lists of patterns, as permit and deny take them) and,
+// for a lab network only, USER/PASS without TLS from other hosts.
+const permit = config.getObject<string[]>('permit') ?? [];
+const deny = config.getObject<string[]>('deny') ?? [];
+const allowPlaintextAuth = config.getBoolean('allowPlaintextAuth') ?? false;
+// Also shared: the CA that issued the daemons' certificates, the deployer's certificate,
 // and the two private keys, which are secret configuration values.
 const caPem = config.get('caPem');
 const certPem = config.get('certPem');
@@ -39,6 +44,9 @@ function adminOf(entry: HostEntry): AdminArgs {
   throw new Error(`hosts: ${entry.name} needs url or ssh`);
 }
 
-const services = hosts.map((entry) => new Pop3Service(entry.name, { admin: adminOf(entry), binds: entry.binds }));
+const services = hosts.map(
+  (entry) =>
+    new Pop3Service(entry.name, { admin: adminOf(entry), binds: entry.binds, permit, deny, allowPlaintextAuth }),
+);
 
 export const listeners = Object.fromEntries(hosts.map((entry, i) => [entry.name, services[i]!.listeners]));

@@ -39,8 +39,13 @@ export {
   startSshd,
   type AdminPki,
   type Daemon,
+  type DaemonOptions,
   type Sshd,
   type TestCertificate,
+  createTestNetwork,
+  assertRoutedVia,
+  type TestNetwork,
+  type NetnsHost,
 } from '@pop3-iac/test-kit';
 
 /** The repository root (tests run from provider/dist/test). */
