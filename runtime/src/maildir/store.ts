@@ -26,6 +26,7 @@ import { type HeldMailboxLock, acquireMailboxLock } from './mailbox-lock.js';
 import { isRefusedEntry, openMessage, openMessageSync } from './open-message.js';
 import { Normaliser } from './normalise.js';
 import { markSeen } from './seen-flag.js';
+import { measureMessageFile } from './measure-message.js';
 
 /** One message as listed for the session: fixed for the session's lifetime. */
 export interface MessageInfo {
@@ -89,8 +90,6 @@ export class SinkClosedError extends Error {
   }
 }
 
-/** Bytes read from a message file at a time. 64 KiB. */
-const READ_CHUNK = 64 * 1024;
 /** Largest read when sending a message, octets. 256 KiB. */
 const SEND_CHUNK = 256 * 1024;
 /** Messages smaller than this (as sent), and TOP's first read, are one synchronous call: see MaildirMailbox.writeAtOnce. 64 KiB. */
@@ -196,29 +195,6 @@ function drained(out: MessageSink): Promise<void> {
     out.once('close', onClose);
     out.once('error', onClose);
   });
-}
-
-/**
- * Octets of a message file as sent: CRLF line endings, a newline added to a
- * last line without one, no dot-stuffing. Streams the file once.
- */
-export async function measureMessageFile(file: string): Promise<number> {
-  const fh = await openMessage(file);
-  try {
-    const norm = new Normaliser({ dotStuff: false });
-    const buf = Buffer.allocUnsafe(READ_CHUNK);
-    let size = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, null);
-      if (bytesRead === 0) break;
-      size += norm.measure(buf.subarray(0, bytesRead));
-      // A short read of a regular file is its end: no further read needed to learn it.
-      if (bytesRead < READ_CHUNK) break;
-    }
-    return size + (norm.finishBuffer()?.length ?? 0);
-  } finally {
-    await fh.close();
-  }
 }
 
 /** A mailbox listing kept across sessions, valid while `stamp` (the mtimes of new/ and cur/) holds. */
