@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { DaemonMetrics, refusalReason } from '../src/observability/metrics.js';
-import { parseListenAddress } from '../src/observability/metrics-listener.js';
+import { parseMetricsListen as parseListenAddress } from '../src/observability/metrics-listener.js';
 import { type Harness, startHarness } from './support/harness.js';
 import { makeMaildir } from './support/maildir.js';
 

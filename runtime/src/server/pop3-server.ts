@@ -9,6 +9,7 @@ import {
   compileAccessRules,
   listenersOf,
   normalizePeerAddress,
+  peerKey,
   type AccessMatcher,
   type CanonicalConfig,
   type ConfigIssue,
@@ -254,7 +255,7 @@ export class Pop3Server {
       this.refuse(socket, managed, decision.rule ?? 'refused');
       return;
     }
-    const ipKey = address?.toString() ?? peer;
+    const ipKey = peerKey(peer, address);
     const { maxConnections, maxConnectionsPerIp } = state.config.limits;
     const fromThisIp = this.connectionsPerIp.get(ipKey) ?? 0;
     if (this.connections >= maxConnections || fromThisIp >= maxConnectionsPerIp) {
