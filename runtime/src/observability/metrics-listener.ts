@@ -17,8 +17,10 @@ export class MetricsListenError extends Error {
 export function parseMetricsListen(value: string): ListenAddress {
   try {
     return parseListenAddress(value, '--metrics-listen', { examplePort: 9110 });
-  } catch (error) {
-    throw new MetricsListenError((error as Error).message);
+  } catch {
+    throw new MetricsListenError(
+      `--metrics-listen ${JSON.stringify(value)} is not <address:port> (e.g. 127.0.0.1:9110 or [::1]:9110)`,
+    );
   }
 }
 
