@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { DaemonMetrics, refusalReason } from '../src/observability/metrics.js';
-import { parseListenAddress } from '../src/observability/metrics-listener.js';
+import { parseMetricsListen as parseListenAddress } from '../src/observability/metrics-listener.js';
 import { type Harness, startHarness } from './support/harness.js';
 import { makeMaildir } from '@pop3-iac/test-kit';
 
@@ -127,12 +127,12 @@ describe('the metrics registry', () => {
     const m = new DaemonMetrics();
     m.tlsHandshakeSucceeded('TLSv1.3');
     m.tlsHandshakeSucceeded('SSLv3-from-the-future');
-    m.tlsHandshakeFailed(true);
-    m.tlsHandshakeFailed(false);
+    m.tlsHandshakeFailed();
+    m.tlsHandshakeFailed();
     assert.equal(await sample(m, 'pop3d_tls_handshakes_total{result="success",version="TLSv1.3"}'), 1);
     assert.equal(await sample(m, 'pop3d_tls_handshakes_total{result="success",version="other"}'), 1);
     assert.equal(await sample(m, 'pop3d_tls_handshakes_total{result="failure",version="none"}'), 2);
-    assert.equal(await sample(m, 'pop3d_tls_handshake_failures_total'), 1);
+    assert.equal(await sample(m, 'pop3d_tls_handshake_failures_total'), 2);
   });
 });
 

@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { peerKey } from '@pop3-iac/schema';
 import { LoginThrottle } from '../src/users/index.js';
 
 const LIMITS = { loginFailureDelayMs: 2000, loginFailureDelayMaxMs: 15000 };
@@ -22,6 +23,23 @@ describe('login throttle', () => {
     assert.equal(t.failures('192.0.2.2'), 0);
     assert.equal(t.currentDelay('192.0.2.2', LIMITS), 2000);
     assert.equal(t.recordFailure('2001:db8::1', LIMITS), 2000);
+  });
+
+  it('counts a client under the key the per-IP connection cap uses, whatever the spelling of its address', () => {
+    const t = new LoginThrottle({ now: () => 0 });
+    const spellings = [
+      ['192.0.2.1', '::ffff:192.0.2.1', '::FFFF:c000:201', '0:0:0:0:0:ffff:192.0.2.1'],
+      ['2001:db8::1', '2001:DB8:0:0::1', '2001:0db8:0000:0000:0000:0000:0000:0001'],
+      ['fe80::1', 'fe80::1%eth0'],
+    ];
+    for (const client of spellings) {
+      for (const spelling of client) t.recordFailure(spelling, LIMITS);
+      for (const spelling of client) {
+        assert.equal(t.failures(spelling), client.length, spelling);
+        assert.equal(peerKey(spelling), peerKey(client[0]!), spelling);
+      }
+    }
+    assert.equal(t.size, spellings.length);
   });
 
   it('decays by one failure per quiet period', () => {

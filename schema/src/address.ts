@@ -41,6 +41,17 @@ export function normalizePeerAddress(peer: string): ParsedAddress | undefined {
   return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6;
 }
 
+/**
+ * The one key a client is counted under (the per-IP connection cap, the
+ * failed-login delay): its normalised address in the one spelling, so
+ * `::ffff:192.0.2.1`, `::ffff:c000:201` and `192.0.2.1` are one client. Text
+ * that is not an address is its own key. `address` is `peer` already
+ * normalised, when the caller has it.
+ */
+export function peerKey(peer: string, address: ParsedAddress | undefined = normalizePeerAddress(peer)): string {
+  return address === undefined ? peer : formatAddress(address);
+}
+
 /** True for 127.0.0.0/8 and ::1, in any spelling a socket reports. */
 export function isLoopback(peer: string): boolean {
   const address = normalizePeerAddress(peer);

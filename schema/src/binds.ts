@@ -5,6 +5,7 @@
  * port, addresses normalised, sorted.
  */
 import { addressSortKey, formatAddress, parseAddress } from './address';
+import { PORT_RANGE } from './port';
 import type { Bind } from './types';
 
 /** `*` listens on every address, IPv4 and IPv6 (one dual-stack socket). */
@@ -61,8 +62,7 @@ export function parseBindEntryText(
     portText = words[1];
   }
   if (portText === undefined) return { address };
-  if (!PORT_TEXT.test(portText))
-    return { field: 'port', message: `port "${portText}" is not a number from 1 to 65535` };
+  if (!PORT_TEXT.test(portText)) return { field: 'port', message: `port "${portText}" is not a number ${PORT_RANGE}` };
   return { address, port: Number(portText) };
 }
 

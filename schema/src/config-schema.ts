@@ -15,6 +15,7 @@ import {
 import { parseAccessPattern } from './access';
 import { BindIndex } from './bind-index';
 import { limitsSchema } from './limits';
+import { isPort, PORT_RANGE, portNumberSchema } from './port';
 import { checkTlsMaterial } from './tls-material';
 import type { Bind, CanonicalConfig, TlsConfig } from './types';
 
@@ -30,24 +31,13 @@ function tooMany(ctx: z.RefinementCtx, count: number, max: number, what: string)
   ctx.addIssue({ code: 'custom', message: `has ${count} ${what}; at most ${max} are allowed` });
 }
 
-const portSchema = (fallback: number) =>
-  z
-    .number({ error: 'must be a port number' })
-    .int({ error: 'must be a whole port number' })
-    .min(1, { error: 'must be a port from 1 to 65535' })
-    .max(65535, { error: 'must be a port from 1 to 65535' })
-    .default(fallback);
+const portSchema = (fallback: number) => portNumberSchema.default(fallback);
 
 const bindObjectSchema = z.strictObject({
   address: z
     .string({ error: 'must be an IP address or "*"' })
     .describe('an IPv4 or IPv6 address, or * for every address'),
-  port: z
-    .number({ error: 'must be a port number' })
-    .int({ error: 'must be a whole port number' })
-    .min(1, { error: 'must be a port from 1 to 65535' })
-    .max(65535, { error: 'must be a port from 1 to 65535' })
-    .optional(),
+  port: portNumberSchema.optional(),
   proxy: z
     .boolean({ error: 'must be true or false' })
     .optional()
@@ -123,8 +113,8 @@ const bindListSchema = z
         });
         failed = true;
       }
-      if (entry.port !== undefined && !(entry.port >= 1 && entry.port <= 65535)) {
-        ctx.addIssue({ code: 'custom', path: [index, 'port'], message: 'must be a port from 1 to 65535' });
+      if (entry.port !== undefined && !isPort(entry.port)) {
+        ctx.addIssue({ code: 'custom', path: [index, 'port'], message: `must be a port ${PORT_RANGE}` });
         failed = true;
       }
       if (address === undefined) return;
@@ -284,7 +274,7 @@ function requireTlsWhenUsed(input: unknown, ctx: z.RefinementCtx): void {
  */
 function bindsSoFar(list: unknown, port: unknown): Array<Bind | undefined> {
   if (!Array.isArray(list)) return [];
-  const fallback = typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535 ? port : undefined;
+  const fallback = isPort(port) ? port : undefined;
   const binds: Array<Bind | undefined> = [];
   for (const entry of list as unknown[]) {
     const { address, port: own } = (typeof entry === 'object' && entry !== null ? entry : {}) as Partial<BindEntry>;

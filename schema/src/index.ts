@@ -12,7 +12,7 @@ export {
 export { DEFAULT_LIMITS } from './limits';
 export { ANY_ADDRESS, renderBinds, splitBindText, canonicalBindAddress, bindsOverlap } from './binds';
 export { parseAccessPattern, compileAccessRules, type AccessMatcher, type AccessDecision } from './access';
-export { normalizePeerAddress, formatAddress, isLoopback, type ParsedAddress } from './address';
+export { normalizePeerAddress, formatAddress, peerKey, isLoopback, type ParsedAddress } from './address';
 export { diffConfigs, sameJson, type FieldChange } from './diff';
 export { listenersOf, listenerKey, planListeners, type ListenerPlan } from './listeners';
 export { redactConfig } from './redact';

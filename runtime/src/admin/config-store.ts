@@ -1,19 +1,15 @@
 /**
  * The applied configuration on disk, so a restarted daemon comes back with
- * what was last applied. Written atomically: a temp file in the same
- * directory, fsync, rename over the old file, fsync of the directory. A crash
- * at any moment leaves either the old file or the new one, never a torn one.
- * Mode 0600: the file may hold an inline private key.
+ * what was last applied. Written atomically (fs/atomic-write.ts): a crash
+ * leaves the old file or the new one. Mode 0600: it may hold an inline private key.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CanonicalConfig } from '@pop3-iac/schema';
+import { removeInterruptedWrites, writeFileAtomic } from '../fs/atomic-write';
 import type { Owner } from './owner';
 
 export const PERSISTED_CONFIG_FILE = 'config.json';
-/** What save() writes before the rename: `.config.json.<12 hex>.tmp`. */
-const TEMP_FILE = /^\.config\.json\.[0-9a-f]{12}\.tmp$/;
 
 export interface PersistedConfig {
   generation: number;
@@ -36,7 +32,7 @@ export class ConfigStore {
    * inline key) are removed first.
    */
   async load(): Promise<unknown> {
-    await this.removeInterruptedSaves();
+    await removeInterruptedWrites(this.path);
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -51,40 +47,8 @@ export class ConfigStore {
     }
   }
 
-  private async removeInterruptedSaves(): Promise<void> {
-    let names: string[];
-    try {
-      names = await readdir(this.stateDir);
-    } catch {
-      return;
-    }
-    for (const name of names) if (TEMP_FILE.test(name)) await unlink(join(this.stateDir, name)).catch(() => undefined);
-  }
-
   async save(record: PersistedConfig): Promise<void> {
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
-    const temp = join(this.stateDir, `.${PERSISTED_CONFIG_FILE}.${randomBytes(6).toString('hex')}.tmp`);
-    const file = await open(temp, 'wx', 0o600);
-    try {
-      await file.writeFile(`${JSON.stringify(record, null, 2)}\n`);
-      await file.sync();
-    } catch (error) {
-      await file.close();
-      await unlink(temp).catch(() => undefined);
-      throw error;
-    }
-    await file.close();
-    try {
-      await rename(temp, this.path);
-    } catch (error) {
-      await unlink(temp).catch(() => undefined);
-      throw error;
-    }
-    const dir = await open(this.stateDir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await writeFileAtomic(this.path, `${JSON.stringify(record, null, 2)}\n`);
   }
 }

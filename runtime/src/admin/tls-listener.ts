@@ -10,6 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { createServer, TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { Logger } from '../log';
+import type { ListenAddress } from '../net/listen-address';
 import { UNIX_IDENTITY, type AdminIdentity } from './apply-history';
 
 /** How long a client may take to finish its TLS handshake, in milliseconds. */
@@ -17,7 +18,7 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface AdminTlsOptions {
   /** `address:port` (`[::1]:7443` for IPv6). */
-  listen: { address: string; port: number };
+  listen: ListenAddress;
   certPem: string;
   keyPem: string;
   /** PEM bundle: certificates these CAs issued may read and apply. */
@@ -69,7 +70,7 @@ export class AdminTlsListener {
   listen(): Promise<{ address: string; port: number }> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.options.listen.port, this.options.listen.address, () => {
+      this.server.listen(this.options.listen.port, this.options.listen.host, () => {
         this.server.off('error', reject);
         const { address, port } = this.server.address() as { address: string; port: number };
         resolve({ address, port });
@@ -107,13 +108,4 @@ function certificatesIn(pem: string, flag: string): X509Certificate[] {
   } catch (error) {
     throw new Error(`${flag}: a certificate cannot be read (${(error as Error).message})`);
   }
-}
-
-/** `address:port`, `[v6]:port`; an error naming --admin-listen otherwise. */
-export function parseListenAddress(text: string, flag = '--admin-listen'): { address: string; port: number } {
-  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  const port = Number(match?.[3]);
-  if (!match || !(port >= 0 && port <= 65535))
-    throw new Error(`${flag} ${text}: write address:port, such as 198.18.0.11:7443 or [::1]:7443`);
-  return { address: match[1] ?? match[2]!, port };
 }

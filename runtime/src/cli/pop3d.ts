@@ -17,7 +17,7 @@ import { lockStateDir } from '../admin/state-dir-lock';
 import { createAdminApi } from '../admin/http-api';
 import { parseOwner, type Owner } from '../admin/owner';
 import { statusReport } from '../admin/status';
-import { AdminTlsListener, parseListenAddress, type AdminTlsOptions } from '../admin/tls-listener';
+import { AdminTlsListener, type AdminTlsOptions } from '../admin/tls-listener';
 import { listenOnUnixSocket } from '../admin/unix-socket';
 import { demoInstructions, demoPaths, ensureDemo } from '../demo/demo-setup';
 import { createLogger, type Logger } from '../log';
@@ -25,7 +25,8 @@ import { BatchedLogStream } from '../log-batch';
 import { MaildirStore } from '../maildir';
 import { DovecotUidls } from '../maildir/dovecot-uidls';
 import { compileUidlFormat, DEFAULT_UIDL_FORMAT, UidlFormatError } from '../maildir/uidl-format';
-import { listenForMetrics, parseListenAddress as parseMetricsListen } from '../observability/metrics-listener';
+import { listenForMetrics, parseMetricsListen } from '../observability/metrics-listener';
+import { type ListenAddress, parseListenAddress } from '../net/listen-address';
 import { Pop3Server } from '../server/pop3-server';
 import { LoginThrottle, PasswdFileDatabase, PostgresUserDatabase, type UserDatabase, loadUserDbConfig } from '../users';
 import { VERSION } from '../version';
@@ -71,7 +72,7 @@ interface Options {
 
 /** The --admin-listen flags, files not yet read. */
 interface AdminTlsFiles {
-  listen: { address: string; port: number };
+  listen: ListenAddress;
   cert: string;
   key: string;
   clientCa: string;
@@ -94,7 +95,7 @@ function adminTlsFiles(values: Record<string, string | boolean | undefined>): Ad
     );
   let address;
   try {
-    address = parseListenAddress(listen);
+    address = parseListenAddress(listen, '--admin-listen', { portZero: true, examplePort: 7443 });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -375,9 +376,9 @@ async function run(options: Options, log: Logger): Promise<void> {
       tlsListener = new AdminTlsListener(tlsOptions, admin, log);
       adminListen = await tlsListener.listen();
     } catch (error) {
-      const { address, port } = options.adminTls.listen;
+      const { host, port } = options.adminTls.listen;
       throw new Error(
-        `cannot serve --admin-listen ${address}:${port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        `cannot serve --admin-listen ${host}:${port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
       );
     }
   }

@@ -11,13 +11,12 @@
  * worker renames a chunk while the other measures the chunk before it; a
  * batch that is only measurements is split between the two.
  */
-import { closeSync, readSync, renameSync } from 'node:fs';
-import { isMainThread, parentPort, Worker } from 'node:worker_threads';
-import { Normaliser } from './normalise.js';
-import { isRefusedEntry, openMessageSync } from './open-message.js';
+import { renameSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+import { serveRequests, WorkerClient } from '../threads/worker-rpc.js';
+import { MEASURE_CHUNK, measureMessageFileSync } from './measure-message.js';
+import { isRefusedEntry } from './open-message.js';
 
-/** Bytes read at a time when measuring. 64 KiB. */
-const READ_CHUNK = 64 * 1024;
 /**
  * Files per step of the rename/measure pipeline: big enough that the round
  * trips through the main thread cost little (about 40 for 10,000 files),
@@ -36,30 +35,10 @@ export const REFUSED = -4;
 /** Renamed (the rename step's result before measuring). */
 const RENAMED = 0;
 
-type Request =
-  { id: number; op: 'measure'; files: string[] } | { id: number; op: 'rename'; pairs: Array<[string, string]> };
-type Reply = { id: number; results: Float64Array };
+type Request = { op: 'measure'; files: string[] } | { op: 'rename'; pairs: Array<[string, string]> };
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/** Octets of a message file as sent (CRLF, final newline), as measureMessageFile counts them. */
-function measureSync(file: string, buf: Buffer): number {
-  const fd = openMessageSync(file);
-  try {
-    const norm = new Normaliser({ dotStuff: false });
-    let size = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, READ_CHUNK, null);
-      if (n === 0) break;
-      size += norm.measure(buf.subarray(0, n));
-      if (n < READ_CHUNK) break;
-    }
-    return size + (norm.finishBuffer()?.length ?? 0);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** In a worker: one request, done with synchronous calls. */
@@ -68,7 +47,7 @@ function serve(request: Request, buf: Buffer): Float64Array {
     const out = new Float64Array(request.files.length);
     request.files.forEach((file, i) => {
       try {
-        out[i] = measureSync(file, buf);
+        out[i] = measureMessageFileSync(file, buf);
       } catch (err) {
         out[i] = errno(err) === 'ENOENT' ? GONE : isRefusedEntry(err) ? REFUSED : FAILED;
       }
@@ -87,57 +66,26 @@ function serve(request: Request, buf: Buffer): Float64Array {
   return out;
 }
 
-if (!isMainThread && parentPort) {
-  const port = parentPort;
-  const buf = Buffer.allocUnsafe(READ_CHUNK);
-  port.on('message', (request: Request) => {
-    const results = serve(request, buf);
-    port.postMessage({ id: request.id, results } satisfies Reply, [results.buffer as ArrayBuffer]);
-  });
+if (!isMainThread) {
+  const buf = Buffer.allocUnsafe(MEASURE_CHUNK);
+  serveRequests<Request, Float64Array>(
+    (request) => serve(request, buf),
+    (results) => [results.buffer as ArrayBuffer],
+  );
 }
 
-/** One worker thread, started at first use and not keeping the process alive when idle. */
+/** One worker thread (this file), started at first use and not keeping the process alive when idle. */
 class FsWorker {
-  private worker: Worker | undefined;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (r: Float64Array) => void; reject: (e: Error) => void }>();
+  private readonly client = new WorkerClient<Request, Float64Array>(__filename, {
+    error: (message) => new Error(`the file-system worker: ${message}`),
+  });
 
   measure(files: string[]): Promise<Float64Array> {
-    return this.send({ id: this.nextId++, op: 'measure', files });
+    return this.client.call({ op: 'measure', files });
   }
 
   rename(pairs: Array<[string, string]>): Promise<Float64Array> {
-    return this.send({ id: this.nextId++, op: 'rename', pairs });
-  }
-
-  private send(request: Request): Promise<Float64Array> {
-    const worker = this.start();
-    return new Promise((resolve, reject) => {
-      this.waiting.set(request.id, { resolve, reject });
-      worker.ref();
-      worker.postMessage(request);
-    });
-  }
-
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(__filename);
-    worker.unref();
-    worker.on('message', (reply: Reply) => {
-      const waiter = this.waiting.get(reply.id);
-      this.waiting.delete(reply.id);
-      if (this.waiting.size === 0) worker.unref();
-      waiter?.resolve(reply.results);
-    });
-    const fail = (error: Error) => {
-      this.worker = undefined;
-      for (const [, waiter] of this.waiting) waiter.reject(error);
-      this.waiting.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`the file-system worker exited (${code})`)));
-    this.worker = worker;
-    return worker;
+    return this.client.call({ op: 'rename', pairs });
   }
 }
 

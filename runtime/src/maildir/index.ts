@@ -8,10 +8,10 @@ export {
   isValidMailboxUser,
   uniqueName,
   uidlFor,
-  measureMessageFile,
   maildirBelowRoot,
 } from './store.js';
 export { type MessageSink, SinkClosedError } from './message-sink.js';
+export { measureMessageFile } from './measure-message.js';
 export { LOCK_FILE, LOCK_REFRESH_MS, LOCK_STALE_MS } from './mailbox-lock.js';
 export {
   type MailStoreErrorCode,

@@ -28,6 +28,7 @@ import { Normaliser } from './normalise.js';
 import { drained, type MessageSink } from './message-sink.js';
 import { streamMessage } from './stream-message.js';
 import { markSeen } from './seen-flag.js';
+import { measureMessageFile } from './measure-message.js';
 
 /** One message as listed for the session: fixed for the session's lifetime. */
 export interface MessageInfo {
@@ -74,9 +75,6 @@ export interface MailStore {
   open(user: string, maildir?: string): Promise<Mailbox>;
 }
 
-/** The output closed while a message was being written. */
-/** Bytes read from a message file at a time. 64 KiB. */
-const READ_CHUNK = 64 * 1024;
 /** Largest read when sending a message, octets. 256 KiB. */
 const SEND_CHUNK = 256 * 1024;
 /** Messages smaller than this (as sent), and TOP's first read, are one synchronous call: see MaildirMailbox.writeAtOnce. 64 KiB. */
@@ -158,29 +156,6 @@ async function mkdirIfMissing(dir: string): Promise<void> {
     await fsp.mkdir(dir, { mode: DIR_MODE });
   } catch (err) {
     if (errno(err) !== 'EEXIST') throw err;
-  }
-}
-
-/**
- * Octets of a message file as sent: CRLF line endings, a newline added to a
- * last line without one, no dot-stuffing. Streams the file once.
- */
-export async function measureMessageFile(file: string): Promise<number> {
-  const fh = await openMessage(file);
-  try {
-    const norm = new Normaliser({ dotStuff: false });
-    const buf = Buffer.allocUnsafe(READ_CHUNK);
-    let size = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, null);
-      if (bytesRead === 0) break;
-      size += norm.measure(buf.subarray(0, bytesRead));
-      // A short read of a regular file is its end: no further read needed to learn it.
-      if (bytesRead < READ_CHUNK) break;
-    }
-    return size + (norm.finishBuffer()?.length ?? 0);
-  } finally {
-    await fh.close();
   }
 }
 

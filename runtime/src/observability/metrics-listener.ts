@@ -5,6 +5,7 @@
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type ListenAddress, parseListenAddress } from '../net/listen-address';
 import type { DaemonMetrics } from './metrics';
 
 export class MetricsListenError extends Error {
@@ -12,16 +13,15 @@ export class MetricsListenError extends Error {
   readonly code = 'metrics_listen_failed';
 }
 
-/** `127.0.0.1:9110`, `[::1]:9110` or `*:9110` (every address). Throws a message naming the flag. */
-export function parseListenAddress(value: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || !(port >= 1 && port <= 65535))
+/** --metrics-listen's `<address:port>` (net/listen-address.ts; port 0 refused); MetricsListenError otherwise. */
+export function parseMetricsListen(value: string): ListenAddress {
+  try {
+    return parseListenAddress(value, '--metrics-listen', { examplePort: 9110 });
+  } catch {
     throw new MetricsListenError(
       `--metrics-listen ${JSON.stringify(value)} is not <address:port> (e.g. 127.0.0.1:9110 or [::1]:9110)`,
     );
-  const host = match[1] ?? match[2]!;
-  return { host: host === '*' ? '::' : host, port };
+  }
 }
 
 function reply(response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
@@ -56,7 +56,7 @@ export function createMetricsServer(metrics: DaemonMetrics): Server {
 
 /** Listens on `value` (the flag's text); rejects with MetricsListenError naming the flag. */
 export async function listenForMetrics(metrics: DaemonMetrics, value: string): Promise<Server> {
-  const { host, port } = parseListenAddress(value);
+  const { host, port } = parseMetricsListen(value);
   const server = createMetricsServer(metrics);
   server.listen(port, host);
   try {

@@ -112,7 +112,7 @@ export class DaemonMetrics {
   private readonly connectionsOpen = this.gauge('pop3d_connections_open', 'Connections open now.');
   private readonly tlsFailures = this.counter(
     'pop3d_tls_handshake_failures_total',
-    'Implicit-TLS handshakes that failed.',
+    'TLS handshakes (POP3S and STLS) that did not finish: refused, timed out or abandoned.',
   );
   private readonly tlsHandshakes = this.counter(
     'pop3d_tls_handshakes_total',
@@ -242,12 +242,12 @@ export class DaemonMetrics {
   }
 
   /**
-   * A handshake that did not finish (`implicit`: on a POP3S listener, not after STLS). Its version is `none`: until the handshake is done
+   * A handshake that did not finish, POP3S or STLS (tls/upgrade.ts). Its version is `none`: until the handshake is done
    * TLSSocket.getProtocol() names the highest version offered, not one negotiated.
    */
-  tlsHandshakeFailed(implicit: boolean): void {
+  tlsHandshakeFailed(): void {
     this.tlsHandshakes.inc({ result: 'failure', version: 'none' });
-    if (implicit) this.tlsFailures.inc();
+    this.tlsFailures.inc();
   }
 
   /** A session greeted its client. Call the returned function when it closes, with its raw socket's byte count. */

@@ -23,7 +23,7 @@ import {
   type MessageSink,
 } from '../maildir/index.js';
 import type { LoginThrottle, UserDatabase } from '../users/index.js';
-import { guardEstablishedTls } from '../tls/established-session.js';
+import type { TlsUpgrade } from '../tls/upgrade.js';
 import type { CommandCounter, DaemonMetrics } from '../observability/metrics.js';
 import { LINE_TOO_LONG, type LineItem, LineReader } from './line-reader.js';
 import { decodePlainResponse } from './sasl-plain.js';
@@ -41,6 +41,8 @@ export interface SessionEnvironment {
   settings(): SessionSettings;
   /** For STLS; undefined means STLS is not offered even when `starttls` is on. */
   secureContext(): tls.SecureContext | undefined;
+  /** The handshake POP3S connections get too (tls/upgrade.ts): its timeout, its counters. */
+  startTls(plain: net.Socket, upgrade: TlsUpgrade): tls.TLSSocket;
   mailstore: MailStore;
   users: UserDatabase;
   loginThrottle: LoginThrottle;
@@ -821,24 +823,29 @@ export class Pop3Session extends EventEmitter {
     plain.removeListener('data', this.onData);
     plain.removeListener('end', this.onEnd);
 
+    // The handshake's own timeout (the same as POP3S's) runs instead of the session's until it is done.
+    clearTimeout(this.timer);
+    this.timer = undefined;
+
     return new Promise<void>((resolve) => {
-      const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: context });
+      const secure = this.env.startTls(plain, {
+        context,
+        limits: this.env.settings().limits,
+        mode: 'stls',
+        log: this.log,
+        onSecure: () => {
+          this.tlsStarting = false;
+          this.secure = true;
+          this.reader.clear();
+          this.paused = false;
+          this.log.info('starttls', { protocol: secure.getProtocol() });
+          this.touch();
+          resolve();
+        },
+      });
       this.socket = secure;
       this.attach(secure);
-      secure.once('secure', () => {
-        this.tlsStarting = false;
-        this.secure = true;
-        this.reader.clear();
-        this.paused = false;
-        this.log.info('starttls', { protocol: secure.getProtocol() });
-        guardEstablishedTls(secure, (error) => this.log.info('tls_session_error', { reason: error.message }));
-        this.env.metrics.tlsHandshakeSucceeded(secure.getProtocol());
-        resolve();
-      });
-      secure.once('close', () => {
-        if (this.tlsStarting) this.env.metrics.tlsHandshakeFailed(false);
-        resolve();
-      });
+      secure.once('close', () => resolve());
     });
   }
 

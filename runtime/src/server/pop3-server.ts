@@ -4,11 +4,12 @@
  * through `apply()`, which is all-or-nothing (see ListenerManager).
  */
 import { type Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import {
   compileAccessRules,
   listenersOf,
   normalizePeerAddress,
+  peerKey,
   type AccessMatcher,
   type CanonicalConfig,
   type ConfigIssue,
@@ -17,20 +18,13 @@ import {
 } from '@pop3-iac/schema';
 import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../pop3/session';
 import { BindError, ListenerManager, type ManagedListener } from './listener-manager';
-import { guardEstablishedTls } from '../tls/established-session';
 import { loadTlsContext } from '../tls/tls-context';
+import { upgradeToTls } from '../tls/upgrade';
 import { refuseConnection } from './refuse-connection';
 import { readProxyHeader } from '../proxy/read-proxy-header';
 import type { StatusCounters } from '@pop3-iac/admin-client';
 import type { Logger } from '../log';
 import { DaemonMetrics, refusalReason } from '../observability/metrics';
-
-/**
- * How long an implicit-TLS client may take to finish its handshake, in
- * milliseconds, at most: 30 s, or `limits.authTimeoutSeconds` when shorter
- * (the handshake is part of what comes before a login).
- */
-const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
 
 /** What the daemon runs with; built once per apply so the accept path allocates nothing for it. */
 interface ActiveState {
@@ -58,7 +52,7 @@ export type PrepareResult =
   | { ok: false; kind: 'bind'; error: BindError };
 
 export interface Pop3ServerOptions {
-  environment: Omit<SessionEnvironment, 'settings' | 'secureContext' | 'metrics'>;
+  environment: Omit<SessionEnvironment, 'settings' | 'secureContext' | 'startTls' | 'metrics'>;
   log: Logger;
   /** The daemon's series; default a registry of this server's own. */
   metrics?: DaemonMetrics;
@@ -90,6 +84,7 @@ export class Pop3Server {
       metrics: this.metrics,
       settings: () => this.active().settings,
       secureContext: () => this.state?.secureContext,
+      startTls: (plain, upgrade) => upgradeToTls(plain, this, upgrade),
     };
   }
 
@@ -254,7 +249,7 @@ export class Pop3Server {
       this.refuse(socket, managed, decision.rule ?? 'refused');
       return;
     }
-    const ipKey = address?.toString() ?? peer;
+    const ipKey = peerKey(peer, address);
     const { maxConnections, maxConnectionsPerIp } = state.config.limits;
     const fromThisIp = this.connectionsPerIp.get(ipKey) ?? 0;
     if (this.connections >= maxConnections || fromThisIp >= maxConnectionsPerIp) {
@@ -289,37 +284,15 @@ export class Pop3Server {
       return;
     }
     socket.on('error', () => undefined);
-    const secure = new TLSSocket(socket, { isServer: true, secureContext: state.secureContext });
-    const handshakeMs = Math.min(TLS_HANDSHAKE_TIMEOUT_MS, state.config.limits.authTimeoutSeconds * 1000);
-    const handshakeTimer = setTimeout(() => {
-      this.counters.tlsHandshakeTimeouts += 1;
-      this.options.log.info('tls.handshake_timeout', { peer, listener: managed.key, timeoutMs: handshakeMs });
-      failed(new Error(`no TLS handshake within ${handshakeMs} ms`));
-    }, handshakeMs);
-    let handshakeFailed = false;
-    const failed = (error?: Error) => {
-      if (handshakeFailed) return;
-      handshakeFailed = true;
-      clearTimeout(handshakeTimer);
-      this.counters.tlsHandshakeFailures += 1;
-      this.metrics.tlsHandshakeFailed(true);
-      this.options.log.info('tls.handshake_failed', { peer, listener: managed.key, reason: error?.message });
-      secure.destroy();
-      release();
-    };
-    secure.once('error', failed);
+    const secure = upgradeToTls(socket, this, {
+      context: state.secureContext,
+      limits: state.config.limits,
+      mode: 'pop3s',
+      log: this.options.log.child({ peer, listener: managed.key }),
+      onSecure: (established) => this.startSession(established, peer, true, managed.key, release, socket),
+    });
     // release() is idempotent: the socket closing and the session ending may both call it.
     secure.once('close', release);
-    secure.once('secure', () => {
-      clearTimeout(handshakeTimer);
-      secure.off('error', failed);
-      guardEstablishedTls(secure, (error) => {
-        this.counters.tlsSessionErrors += 1;
-        this.options.log.info('tls.session_error', { peer, listener: managed.key, reason: error.message });
-      });
-      this.metrics.tlsHandshakeSucceeded(secure.getProtocol());
-      this.startSession(secure, peer, true, managed.key, release, socket);
-    });
   }
 
   private startSession(

@@ -6,9 +6,9 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { WorkerClient } from '../threads/worker-rpc.js';
 import { type CryptJob, runCryptJob } from './crypt-jobs.js';
-import type { CryptReply, CryptRequest } from './crypt-worker.js';
+import type { CryptRequest } from './crypt-worker.js';
 
 /** Runs a password check (crypt-jobs.ts), somewhere. */
 export interface CryptRunner {
@@ -32,21 +32,12 @@ export class CryptWorkerError extends Error {
   }
 }
 
-interface Pending {
-  resolve(match: boolean): void;
-  reject(err: Error): void;
-}
-
-interface Slot {
-  worker: Worker;
-  pending: Map<number, Pending>;
-}
-
 const WORKER_FILE = path.join(__dirname, 'crypt-worker.js');
 
+type CryptWorker = WorkerClient<CryptRequest, boolean>;
+
 export class CryptPool implements CryptRunner {
-  private readonly slots: Slot[] = [];
-  private nextId = 1;
+  private readonly workers: CryptWorker[] = [];
   private closed = false;
 
   /** @param size worker threads, started on first use (see defaultCryptWorkers). */
@@ -54,55 +45,26 @@ export class CryptPool implements CryptRunner {
 
   run(job: CryptJob, password: Buffer): Promise<boolean> {
     if (this.closed) return Promise.reject(new CryptWorkerError('the crypt pool is closed'));
-    const slot = this.pick();
-    const id = this.nextId++;
-    return new Promise<boolean>((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
-      // A copy goes to the worker, which wipes it after use.
-      const request: CryptRequest = { id, password: new Uint8Array(password), job };
-      slot.worker.postMessage(request);
-      slot.worker.ref();
-    });
+    // A copy goes to the worker, which wipes it after use.
+    return this.pick().call({ password: new Uint8Array(password), job });
   }
 
   /** Stops the workers; calls pending at that moment fail. */
   async close(): Promise<void> {
     this.closed = true;
-    const slots = this.slots.splice(0);
-    await Promise.all(slots.map((s) => s.worker.terminate()));
+    await Promise.all(this.workers.splice(0).map((w) => w.close()));
   }
 
   /** The least busy worker, starting one while fewer than `size` run. */
-  private pick(): Slot {
-    let best: Slot | undefined;
-    for (const s of this.slots) if (best === undefined || s.pending.size < best.pending.size) best = s;
-    if (best !== undefined && (best.pending.size === 0 || this.slots.length >= this.size)) return best;
-    return this.spawn();
-  }
-
-  private spawn(): Slot {
-    const worker = new Worker(WORKER_FILE);
-    worker.unref();
-    const slot: Slot = { worker, pending: new Map() };
-    const failAll = (message: string): void => {
-      const i = this.slots.indexOf(slot);
-      if (i !== -1) this.slots.splice(i, 1);
-      for (const p of slot.pending.values()) p.reject(new CryptWorkerError(message));
-      slot.pending.clear();
-    };
-    worker.on('message', (reply: CryptReply) => {
-      const p = slot.pending.get(reply.id);
-      if (p === undefined) return;
-      slot.pending.delete(reply.id);
-      // Idle workers must not keep the process alive.
-      if (slot.pending.size === 0) worker.unref();
-      if ('match' in reply) p.resolve(reply.match);
-      else p.reject(new CryptWorkerError(reply.error));
+  private pick(): CryptWorker {
+    let best: CryptWorker | undefined;
+    for (const w of this.workers) if (best === undefined || w.pending < best.pending) best = w;
+    if (best !== undefined && (best.pending === 0 || this.workers.length >= this.size)) return best;
+    const worker: CryptWorker = new WorkerClient(WORKER_FILE, {
+      error: (message) => new CryptWorkerError(`crypt worker: ${message}`),
     });
-    worker.on('error', (err) => failAll(`crypt worker failed: ${err.message}`));
-    worker.on('exit', (code) => failAll(`crypt worker exited with code ${code}`));
-    this.slots.push(slot);
-    return slot;
+    this.workers.push(worker);
+    return worker;
   }
 }
 

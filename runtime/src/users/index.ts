@@ -21,7 +21,6 @@ export {
   LoginThrottle,
   type LoginThrottleOptions,
   type ThrottleLimits,
-  throttleKey,
   QUIET_PERIOD_MS,
   MAX_TRACKED_ADDRESSES,
 } from './throttle.js';

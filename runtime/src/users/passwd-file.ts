@@ -13,8 +13,9 @@
  * number, never by content.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fsp, constants as fsc } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import { type Logger, nullLogger } from '../log.js';
 import { type CryptRunner, sharedCryptPool } from './crypt-pool.js';
 import { type Credential, parseCredential } from './credentials.js';
@@ -227,8 +228,7 @@ const writeChains = new Map<string, Promise<unknown>>();
 
 /**
  * Adds `name` to `passwdFile`, or replaces its password if present (its other
- * fields are kept), atomically: temp file in the same directory, fsync,
- * rename over the old file, fsync of the directory. The file ends up mode 0600.
+ * fields are kept), atomically (fs/atomic-write.ts). The file ends up mode 0600.
  * Returns whether the user was added or replaced.
  */
 export async function addUser(
@@ -273,30 +273,6 @@ async function rewritePasswdFile(file: string, name: string, field: string): Pro
   if (outcome === 'added') lines.push(`${name}:${field}`);
   const data = lines.join('\n') + '\n';
 
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  const fh = await fsp.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
-  try {
-    await fh.writeFile(data, 'utf8');
-    await fh.chmod(0o600);
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await fsp.unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  try {
-    await fsp.rename(tmp, file);
-  } catch (err) {
-    await fsp.unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  const dh = await fsp.open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
+  await writeFileAtomic(file, data);
   return outcome;
 }

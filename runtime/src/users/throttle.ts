@@ -5,13 +5,13 @@
  * each further recent failure doubles the delay, up to
  * `loginFailureDelayMaxMs`. The failure count of an address drops by one for
  * every QUIET_PERIOD_MS without a failure from it, so a user who mistyped once
- * is not penalised an hour later. The count is per address: a failure from
- * one address never delays another. A successful login does not reset the
+ * is not penalised an hour later. The count is per address (keyed by the
+ * schema's peerKey, as the per-IP connection cap is): a failure from one
+ * address never delays another. A successful login does not reset the
  * count (a valid account must not be a way to reset the penalty while
  * guessing another account's password).
  */
-import * as net from 'node:net';
-import type { Limits } from '@pop3-iac/schema';
+import { type Limits, peerKey } from '@pop3-iac/schema';
 
 /** Time without failures after which an address's failure count drops by one. Default 60 s. */
 export const QUIET_PERIOD_MS = 60 * 1000;
@@ -36,15 +36,6 @@ export interface LoginThrottleOptions {
   now?: () => number;
 }
 
-/** `::ffff:192.0.2.1` and `192.0.2.1` are one client. */
-export function throttleKey(address: string): string {
-  if (address.toLowerCase().startsWith('::ffff:')) {
-    const v4 = address.slice(7);
-    if (net.isIPv4(v4)) return v4;
-  }
-  return address;
-}
-
 export class LoginThrottle {
   private readonly entries = new Map<string, Entry>();
   private readonly quietMs: number;
@@ -59,7 +50,7 @@ export class LoginThrottle {
 
   /** Recent failures counted for `address` now (after decay). */
   failures(address: string): number {
-    const e = this.entries.get(throttleKey(address));
+    const e = this.entries.get(peerKey(address));
     return e === undefined ? 0 : this.decayed(e, this.now());
   }
 
@@ -73,7 +64,7 @@ export class LoginThrottle {
    * answering it, in milliseconds.
    */
   recordFailure(address: string, limits: ThrottleLimits): number {
-    const key = throttleKey(address);
+    const key = peerKey(address);
     const now = this.now();
     const e = this.entries.get(key);
     const failures = (e === undefined ? 0 : this.decayed(e, now)) + 1;

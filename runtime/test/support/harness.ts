@@ -12,6 +12,7 @@ import { DEFAULT_LIMITS, type Limits } from '@pop3-iac/schema';
 import { createLogger } from '../../src/log.js';
 import { MaildirStore } from '../../src/maildir/index.js';
 import { DaemonMetrics } from '../../src/observability/metrics.js';
+import { upgradeToTls } from '../../src/tls/upgrade.js';
 import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../../src/pop3/index.js';
 import { LoginThrottle, PasswdFileDatabase } from '../../src/users/index.js';
 import { makeTempDir, Pop3Client, removeDir, writePasswdFile } from '@pop3-iac/test-kit';
@@ -88,6 +89,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const store = new MaildirStore({ root, log });
   const throttle = new LoginThrottle();
   const metrics = new DaemonMetrics();
+  const tlsCounters = { tlsHandshakeFailures: 0, tlsHandshakeTimeouts: 0, tlsSessionErrors: 0 };
   const env: SessionEnvironment = {
     settings: () => settings,
     secureContext: () => secureContext,
@@ -97,6 +99,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     log,
     metrics,
     hostname: 'pop3.test',
+    startTls: (plain, upgrade) => upgradeToTls(plain, { counters: tlsCounters, metrics }, upgrade),
   };
   const sessions = new Set<Pop3Session>();
   const idleWaiters: Array<() => void> = [];
