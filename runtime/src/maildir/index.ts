@@ -1,18 +1,9 @@
-export {
-  type MailStore,
-  type Mailbox,
-  type MessageInfo,
-  type MessageSink,
-  type WriteOptions,
-  type MaildirStoreOptions,
-  MaildirStore,
-  SinkClosedError,
-  isValidMailboxUser,
-  uniqueName,
-  uidlFor,
-  measureMessageFile,
-  maildirBelowRoot,
-} from './store.js';
+export type { MailStore, Mailbox, MessageInfo, MessageSink, WriteOptions } from './types.js';
+export { type MaildirStoreOptions, MaildirStore } from './store.js';
+export { SinkClosedError } from './message-writer.js';
+export { isValidMailboxUser, maildirBelowRoot } from './paths.js';
+export { uniqueName, uidlFor } from './names.js';
+export { measureMessageFile } from './measure.js';
 export { LOCK_FILE, LOCK_REFRESH_MS, LOCK_STALE_MS } from './mailbox-lock.js';
 export {
   type MailStoreErrorCode,
