@@ -11,7 +11,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { readUidlist, type Uidlist } from './dovecot-uidlist.js';
 import { MailStoreError } from './errors.js';
-import { isValidMailboxUser, uidlFor, uniqueName } from './store.js';
+import { uidlFor, uniqueName } from './names.js';
+import { isValidMailboxUser } from './paths.js';
 import { compileUidlFormat, type UidlVariables } from './uidl-format.js';
 
 export interface UidlCheckOptions {

@@ -8,6 +8,10 @@
  * Replies go out strictly in command order: commands are executed one at a
  * time; while one is asynchronous (login, a message being streamed, QUIT's
  * deletions, STLS) the socket is paused and later commands wait.
+ *
+ * A handler that refuses a command raises a Pop3Failure (replies.ts names
+ * every reply); Pop3Session.refuse is the one place it becomes its `-ERR`
+ * line, synchronously in pump() or from an asynchronous command's rejection.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -22,10 +26,11 @@ import {
   MessageUnavailableError,
   type MessageSink,
 } from '../maildir/index.js';
-import type { LoginThrottle, UserDatabase } from '../users/index.js';
+import type { LoginThrottle, UserDatabase, VerifyFailure, VerifyResult } from '../users/index.js';
 import type { TlsUpgrade } from '../tls/upgrade.js';
 import type { CommandCounter, DaemonMetrics } from '../observability/metrics.js';
 import { LINE_TOO_LONG, type LineItem, LineReader } from './line-reader.js';
+import { ERR, OK, Pop3Failure, mailStoreReply } from './replies.js';
 import { decodePlainResponse } from './sasl-plain.js';
 
 export interface SessionSettings {
@@ -72,9 +77,7 @@ const MAX_GREETING_HOST = 200;
 /** Longest user name put in a log line, in characters. */
 const MAX_LOGGED_USER = 256;
 
-const PLAINTEXT_REFUSED =
-  '-ERR [AUTH] Plaintext authentication disallowed on non-secure connection; use STLS or port 995';
-const AUTH_FAILED = '-ERR [AUTH] Authentication failed';
+type Mechanism = 'USER' | 'PLAIN';
 
 /** The states a command can be valid in (UPDATE and CLOSED accept none). */
 type CommandState = 'AUTHORIZATION' | 'TRANSACTION';
@@ -253,7 +256,7 @@ export class Pop3Session extends EventEmitter {
     // RFC 1939 section 4: "Once the TCP connection has been opened by a POP3
     // client, the POP3 server issues a one line greeting." No APOP timestamp:
     // APOP is not offered.
-    this.send(`+OK ${host} POP3 server ready`);
+    this.send(OK.greeting(host));
     this.touch();
     this.pump();
   }
@@ -273,7 +276,7 @@ export class Pop3Session extends EventEmitter {
       this.destroy();
       return;
     }
-    this.finish(`-ERR [SYS/TEMP] ${reason.replace(/[^\x20-\x7e]/g, ' ').slice(0, 400)}`);
+    this.finish(ERR.terminated(reason).line);
   }
 
   // ---------------------------------------------------------------------------
@@ -350,7 +353,7 @@ export class Pop3Session extends EventEmitter {
     // the UPDATE state--the server should close the TCP connection without
     // removing any messages or sending any response to the client." We do send
     // one line first, as Dovecot does, so that a person at a client sees why.
-    this.finish('-ERR [SYS/TEMP] Autologout; idle for too long');
+    this.finish(ERR.idle.line);
   };
 
   private pauseInput(): void {
@@ -461,7 +464,14 @@ export class Pop3Session extends EventEmitter {
         }
         const item = this.reader.next(maxLine);
         if (item === null) break;
-        const result = this.execute(item);
+        let result: void | Promise<void>;
+        try {
+          result = this.execute(item);
+        } catch (err) {
+          if (!(err instanceof Pop3Failure)) throw err;
+          this.refuse(err);
+          continue;
+        }
         if (result !== undefined) {
           pending = result;
           break;
@@ -497,6 +507,11 @@ export class Pop3Session extends EventEmitter {
   };
 
   private readonly onAsyncError = (err: unknown): void => {
+    if (err instanceof Pop3Failure) {
+      this.refuse(err);
+      this.afterAsync();
+      return;
+    }
     this.busy = false;
     this.internalError(err);
   };
@@ -507,7 +522,7 @@ export class Pop3Session extends EventEmitter {
       this.destroy();
       return;
     }
-    this.finish('-ERR [SYS/TEMP] Internal server error');
+    this.finish(ERR.internal.line);
   }
 
   private waitForDrain(socket: net.Socket): Promise<void> {
@@ -530,8 +545,7 @@ export class Pop3Session extends EventEmitter {
     this.touch();
     if (item === LINE_TOO_LONG) {
       this.saslPending = false;
-      this.bad('-ERR Line too long');
-      return;
+      throw new Pop3Failure(ERR.lineTooLong);
     }
     if (this.saslPending) {
       this.saslPending = false;
@@ -544,64 +558,53 @@ export class Pop3Session extends EventEmitter {
     // are each separated by a single SPACE character."
     const space = item.indexOf(0x20);
     const verbBytes = space === -1 ? item : item.subarray(0, space);
-    if (!isPrintableAscii(verbBytes, 0x21)) {
-      this.bad('-ERR Invalid characters in command');
-      return;
-    }
+    if (!isPrintableAscii(verbBytes, 0x21)) throw new Pop3Failure(ERR.invalidCharacters);
     const verb = verbBytes.toString('latin1').toUpperCase();
     const command = Pop3Session.COMMANDS.get(verb);
     this.replies.command(command === undefined ? 'other' : verb);
-    if (command === undefined) {
-      this.bad('-ERR Unknown command');
-      return;
-    }
+    if (command === undefined) throw new Pop3Failure(ERR.unknownCommand);
     const stateKey = this._state === 'AUTHORIZATION' || this._state === 'TRANSACTION' ? this._state : undefined;
-    if (stateKey === undefined || !command.states.includes(stateKey)) {
-      this.bad('-ERR Command not valid in this state');
-      return;
-    }
+    if (stateKey === undefined || !command.states.includes(stateKey)) throw new Pop3Failure(ERR.notValidInState);
 
     let args: string[];
     const rest = space === -1 ? undefined : item.subarray(space + 1);
     if (rest === undefined) {
       args = [];
     } else if (command.restOfLine === true) {
-      if (!isTextWith8Bit(rest)) {
-        this.bad('-ERR Invalid characters in command');
-        return;
-      }
+      if (!isTextWith8Bit(rest)) throw new Pop3Failure(ERR.invalidCharacters);
       // latin1 keeps every octet as one character: PASS turns it back into the bytes sent (cmdPass).
       args = rest.length === 0 ? [] : [rest.toString('latin1')];
     } else {
-      if (!isPrintableAscii(rest, 0x20)) {
-        this.bad('-ERR Invalid characters in command');
-        return;
-      }
+      if (!isPrintableAscii(rest, 0x20)) throw new Pop3Failure(ERR.invalidCharacters);
       // Lenient about repeated spaces, which some clients send.
       args = rest
         .toString('latin1')
         .split(' ')
         .filter((a) => a !== '');
     }
-    if (args.length < command.minArgs || args.length > command.maxArgs) {
-      this.bad(`-ERR Wrong number of arguments for ${verb}`);
-      return;
-    }
+    if (args.length < command.minArgs || args.length > command.maxArgs) throw new Pop3Failure(ERR.wrongArguments(verb));
     // RFC 1939 section 7 (PASS): "may only be given in the AUTHORIZATION state
     // immediately after a successful USER command".
     if (verb !== 'PASS') this.pendingUser = undefined;
     return command.run(this, args);
   }
 
-  /** An unknown, misplaced or malformed command: counted, and past the limit the session ends. */
-  private bad(reply: string): void {
-    this.badCommands++;
-    if (this.badCommands > this.env.settings().limits.maxBadCommands) {
-      this.log.warn('too_many_bad_commands', { count: this.badCommands });
-      this.finish('-ERR Too many bad commands');
-      return;
+  /**
+   * Answers a command a handler refused: the one place a Pop3Failure becomes
+   * its `-ERR` line. A protocol error (an unknown, misplaced or malformed
+   * command) is counted, and past maxBadCommands the session ends.
+   */
+  private refuse(failure: Pop3Failure): void {
+    const reply = failure.reply;
+    if (reply.bad) {
+      this.badCommands++;
+      if (this.badCommands > this.env.settings().limits.maxBadCommands) {
+        this.log.warn('too_many_bad_commands', { count: this.badCommands });
+        this.finish(ERR.tooManyBadCommands.line);
+        return;
+      }
     }
-    this.send(reply);
+    this.send(reply.line);
   }
 
   // ---------------------------------------------------------------------------
@@ -633,40 +636,24 @@ export class Pop3Session extends EventEmitter {
     // plaintext login would be refused (as Dovecot does with
     // disable_plaintext_auth): a client then knows to use STLS or port 995
     // instead of sending a password in the clear to be told no.
-    const plain = this.plaintextAllowed();
-    let out = '+OK Capability list follows\r\nTOP\r\n';
-    if (plain) out += 'USER\r\n';
-    out += 'UIDL\r\nPIPELINING\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n';
-    if (plain) out += 'SASL PLAIN\r\n';
-    // RFC 2595 section 4: after TLS starts "the client MUST discard cached
-    // information about server capabilities": STLS is listed only before.
-    if (this.stlsOffered()) out += 'STLS\r\n';
-    out += 'IMPLEMENTATION pop3d\r\n.';
-    this.send(out);
+    this.send(OK.capabilities({ plaintext: this.plaintextAllowed(), stls: this.stlsOffered() }));
   }
 
   private cmdUser(name: string): void {
     if (!this.plaintextAllowed()) {
       this.log.info('login_refused', { mechanism: 'USER', reason: 'plaintext' });
-      this.send(PLAINTEXT_REFUSED);
-      return;
+      throw new Pop3Failure(ERR.plaintextRefused);
     }
     this.pendingUser = name;
     // The same answer for every name: whether a user exists is not told.
-    this.send('+OK');
+    this.send(OK.plain);
   }
 
   private cmdPass(password: string): void | Promise<void> {
     const user = this.pendingUser;
     this.pendingUser = undefined;
-    if (user === undefined) {
-      this.bad('-ERR No USER given');
-      return;
-    }
-    if (!this.plaintextAllowed()) {
-      this.send(PLAINTEXT_REFUSED);
-      return;
-    }
+    if (user === undefined) throw new Pop3Failure(ERR.noUser);
+    if (!this.plaintextAllowed()) throw new Pop3Failure(ERR.plaintextRefused);
     // The password as the bytes the client sent: no UTF-8 decoding that would map different bytes to one U+FFFD.
     return this.login(user, Buffer.from(password, 'latin1'), 'USER');
   }
@@ -676,43 +663,33 @@ export class Pop3Session extends EventEmitter {
       // Not in RFC 5034, but Outlook and others send a bare AUTH (the RFC 1734
       // draft form) to list mechanisms; Dovecot answers it, so do we, listing
       // what this connection allows.
-      this.send(this.plaintextAllowed() ? '+OK\r\nPLAIN\r\n.' : '+OK\r\n.');
+      this.send(OK.mechanisms(this.plaintextAllowed()));
       return;
     }
     const mechanism = args[0]!.toUpperCase();
-    if (mechanism !== 'PLAIN') {
-      this.send('-ERR Unsupported authentication mechanism');
-      return;
-    }
+    if (mechanism !== 'PLAIN') throw new Pop3Failure(ERR.unsupportedMechanism);
     if (!this.plaintextAllowed()) {
       this.log.info('login_refused', { mechanism: 'PLAIN', reason: 'plaintext' });
-      this.send(PLAINTEXT_REFUSED);
-      return;
+      throw new Pop3Failure(ERR.plaintextRefused);
     }
     if (args.length === 1) {
       // RFC 5034 section 4: "A server challenge is sent as a line consisting of
       // a "+" character followed by a single space and a string encoded using
       // Base64" (PLAIN's first challenge is empty).
       this.saslPending = true;
-      this.send('+ ');
+      this.send(OK.saslChallenge);
       return;
     }
     return this.saslPlain(args[1]!);
   }
 
   private saslResponse(line: Buffer): void | Promise<void> {
-    if (!isPrintableAscii(line, 0x20)) {
-      this.send('-ERR Invalid base64 data');
-      return;
-    }
+    if (!isPrintableAscii(line, 0x20)) throw new Pop3Failure(ERR.invalidBase64);
     const text = line.toString('latin1');
     // RFC 5034 section 4: "If the client wishes to cancel the authentication
     // exchange, it issues a line with a single "*". If the server receives
     // such a response, it MUST reject the AUTH command by sending an -ERR reply."
-    if (text === '*') {
-      this.send('-ERR Authentication cancelled');
-      return;
-    }
+    if (text === '*') throw new Pop3Failure(ERR.authCancelled);
     return this.saslPlain(text);
   }
 
@@ -721,66 +698,77 @@ export class Pop3Session extends EventEmitter {
     if (!decoded.ok) {
       // RFC 5034 section 4: "If the client's response is not correctly base64
       // encoded, the server MUST reject the AUTH command with -ERR."
-      this.send(decoded.error === 'bad-base64' ? '-ERR Invalid base64 data' : '-ERR Malformed SASL PLAIN message');
-      return;
+      throw new Pop3Failure(decoded.error === 'bad-base64' ? ERR.invalidBase64 : ERR.malformedPlain);
     }
     // RFC 4616 section 2: a non-empty authzid is the identity to act as; we
     // allow only acting as oneself.
     if (decoded.authzid !== '' && decoded.authzid !== decoded.authcid) {
       this.log.info('login_failed', { user: logName(decoded.authcid), mechanism: 'PLAIN', reason: 'authzid' });
-      this.send('-ERR [AUTH] Authorization identity not permitted');
-      return;
+      throw new Pop3Failure(ERR.authzidRefused);
     }
     return this.login(decoded.authcid, Buffer.from(decoded.password, 'utf8'), 'PLAIN');
   }
 
-  /** Checks credentials, delays a failure, then locks and opens the mailbox. */
-  private async login(user: string, password: Buffer, mechanism: 'USER' | 'PLAIN'): Promise<void> {
-    let result;
-    try {
-      result = await this.env.users.verify(user, password);
-    } catch (err) {
-      this.log.error('userdb_error', { error: err });
-      this.send('-ERR [SYS/TEMP] Authentication temporarily unavailable');
-      return;
-    }
+  /**
+   * USER/PASS or AUTH PLAIN: checks the credentials, delays a failure, then
+   * locks and opens the mailbox. Each step raises its own Pop3Failure.
+   */
+  private async login(user: string, password: Buffer, mechanism: Mechanism): Promise<void> {
+    const result = await this.verify(user, password);
     if (this.gone) return;
     if (!result.ok) {
-      const delayMs = this.env.loginThrottle.recordFailure(this.peerAddress, this.env.settings().limits);
-      // A name no user has is often a password typed into the wrong field: never logged as it is.
-      const logged = result.reason === 'unknown-user' ? unknownUserName(user) : logName(user);
-      this.log.info('login_failed', { user: logged, mechanism, reason: result.reason, delayMs });
-      this.env.metrics.loginFailed(mechanism, delayMs);
+      const delayMs = this.loginFailed(user, mechanism, result.reason);
       await this.sleep(delayMs);
-      this.send(AUTH_FAILED);
-      return;
+      throw new Pop3Failure(ERR.authFailed);
     }
-
-    let mailbox: Mailbox;
-    try {
-      mailbox = await this.env.metrics.timeMaildirScan(() => this.env.mailstore.open(user, result.maildir));
-    } catch (err) {
-      if (this.gone) return;
-      // RFC 1939 section 4: "After returning a negative status indicator, the
-      // server may close the connection. If the server does not close the
-      // connection, the client may either issue a new authentication command
-      // and start again, or the client may issue the QUIT command." We stay open.
-      if (err instanceof MailStoreError) {
-        this.log.warn('mailbox_unavailable', { user: logName(user), code: err.code });
-        if (err.respCode === 'IN-USE') this.send('-ERR [IN-USE] Mailbox is locked by another session');
-        else if (err.respCode === 'SYS/PERM') this.send('-ERR [SYS/PERM] Mailbox cannot be opened');
-        else this.send('-ERR [SYS/TEMP] Mailbox temporarily unavailable');
-      } else {
-        this.log.error('mailbox_unavailable', { user: logName(user), error: err });
-        this.send('-ERR [SYS/TEMP] Mailbox temporarily unavailable');
-      }
-      return;
-    }
+    const mailbox = await this.openMailbox(user, result.maildir);
     if (this.gone) {
       // The connection went away while the mailbox opened: do not keep it locked.
       mailbox.release();
       return;
     }
+    this.enterTransaction(user, mailbox, mechanism);
+  }
+
+  /** The user database's answer; the database failing is [SYS/TEMP], not a wrong password. */
+  private async verify(user: string, password: Buffer): Promise<VerifyResult> {
+    try {
+      return await this.env.users.verify(user, password);
+    } catch (err) {
+      this.log.error('userdb_error', { error: err });
+      throw new Pop3Failure(ERR.authUnavailable, { cause: err });
+    }
+  }
+
+  /** Counts a failed login against the peer (the login throttle) and logs it; returns how long to delay the reply. */
+  private loginFailed(user: string, mechanism: Mechanism, reason: VerifyFailure): number {
+    const delayMs = this.env.loginThrottle.recordFailure(this.peerAddress, this.env.settings().limits);
+    // A name no user has is often a password typed into the wrong field: never logged as it is.
+    const logged = reason === 'unknown-user' ? unknownUserName(user) : logName(user);
+    this.log.info('login_failed', { user: logged, mechanism, reason, delayMs });
+    this.env.metrics.loginFailed(mechanism, delayMs);
+    return delayMs;
+  }
+
+  /**
+   * Locks and scans the mailbox. A failure is answered by its response code
+   * (mailStoreReply) and the session stays in AUTHORIZATION: RFC 1939 §4
+   * lets the client "issue a new authentication command and start again".
+   */
+  private async openMailbox(user: string, maildir: string | undefined): Promise<Mailbox> {
+    try {
+      return await this.env.metrics.timeMaildirScan(() => this.env.mailstore.open(user, maildir));
+    } catch (err) {
+      const failure = err instanceof MailStoreError ? err : undefined;
+      if (!this.gone) {
+        if (failure !== undefined) this.log.warn('mailbox_unavailable', { user: logName(user), code: failure.code });
+        else this.log.error('mailbox_unavailable', { user: logName(user), error: err });
+      }
+      throw new Pop3Failure(mailStoreReply(failure), { cause: err });
+    }
+  }
+
+  private enterTransaction(user: string, mailbox: Mailbox, mechanism: Mechanism): void {
     this.mailbox = mailbox;
     this._user = user;
     this._state = 'TRANSACTION';
@@ -793,16 +781,16 @@ export class Pop3Session extends EventEmitter {
       octets: mailbox.totalSize,
     });
     this.touch();
-    this.send(`+OK Logged in, ${mailbox.messages.length} messages (${mailbox.totalSize} octets)`);
+    this.send(OK.loggedIn(mailbox.messages.length, mailbox.totalSize));
   }
 
   private cmdStls(): void | Promise<void> {
     if (!this.stlsOffered()) {
       if (this.secure) {
         // RFC 2595 section 4's example reply.
-        this.bad('-ERR Command not permitted when TLS active');
+        throw new Pop3Failure(ERR.tlsActive);
       } else {
-        this.bad('-ERR Unknown command');
+        throw new Pop3Failure(ERR.unknownCommand);
       }
       return;
     }
@@ -816,7 +804,7 @@ export class Pop3Session extends EventEmitter {
     this.tlsStarting = true;
     // "A TLS negotiation begins immediately after the CRLF at the end of the
     // +OK response from the server."
-    this.send('+OK Begin TLS negotiation');
+    this.send(OK.beginTls);
     uncorkAll(this.socket);
     const plain = this.socket;
     this.paused = false;
@@ -853,25 +841,16 @@ export class Pop3Session extends EventEmitter {
   // TRANSACTION state
 
   /**
-   * The 0-based index of message `arg`, or undefined after answering -ERR.
+   * The 0-based index of message `arg`; a Pop3Failure when there is none.
    * RFC 1939 section 5: a message-number argument "may NOT refer to a message
    * marked as deleted".
    */
-  private messageIndex(arg: string): number | undefined {
-    if (!NUMBER_RE.test(arg)) {
-      this.bad('-ERR Invalid message number');
-      return undefined;
-    }
+  private messageIndex(arg: string): number {
+    if (!NUMBER_RE.test(arg)) throw new Pop3Failure(ERR.invalidMessageNumber);
     const n = Number(arg);
     const messages = this.mailbox!.messages;
-    if (n < 1 || n > messages.length) {
-      this.send('-ERR No such message');
-      return undefined;
-    }
-    if (this.deleted !== undefined && this.deleted[n - 1] === 1) {
-      this.send(`-ERR Message ${n} already deleted`);
-      return undefined;
-    }
+    if (n < 1 || n > messages.length) throw new Pop3Failure(ERR.noSuchMessage);
+    if (this.deleted !== undefined && this.deleted[n - 1] === 1) throw new Pop3Failure(ERR.alreadyDeleted(n));
     return n - 1;
   }
 
@@ -879,20 +858,20 @@ export class Pop3Session extends EventEmitter {
     // RFC 1939 section 5 (STAT): "Note that messages marked as deleted are not
     // counted in either total."
     const mb = this.mailbox!;
-    this.send(`+OK ${mb.messages.length - this.deletedCount} ${mb.totalSize - this.deletedOctets}`);
+    this.send(OK.stat(mb.messages.length - this.deletedCount, mb.totalSize - this.deletedOctets));
   }
 
   private cmdList(arg: string | undefined): void {
     const mb = this.mailbox!;
     if (arg !== undefined) {
       const i = this.messageIndex(arg);
-      if (i !== undefined) this.send(`+OK ${i + 1} ${mb.messages[i]!.size}`);
+      this.send(OK.scanListing(i + 1, mb.messages[i]!.size));
       return;
     }
     // RFC 1939 section 5 (LIST): "Note that messages marked as deleted are not listed."
     const msgs = mb.messages;
     const del = this.deleted;
-    let out = `+OK ${msgs.length - this.deletedCount} messages (${mb.totalSize - this.deletedOctets} octets)\r\n`;
+    let out = OK.list(msgs.length - this.deletedCount, mb.totalSize - this.deletedOctets) + '\r\n';
     for (let i = 0; i < msgs.length; i++) {
       if (del === undefined || del[i] === 0) out += `${i + 1} ${msgs[i]!.size}\r\n`;
     }
@@ -903,11 +882,11 @@ export class Pop3Session extends EventEmitter {
     const msgs = this.mailbox!.messages;
     if (arg !== undefined) {
       const i = this.messageIndex(arg);
-      if (i !== undefined) this.send(`+OK ${i + 1} ${msgs[i]!.uid}`);
+      this.send(OK.scanListing(i + 1, msgs[i]!.uid));
       return;
     }
     const del = this.deleted;
-    let out = '+OK\r\n';
+    let out = OK.plain + '\r\n';
     for (let i = 0; i < msgs.length; i++) {
       if (del === undefined || del[i] === 0) out += `${i + 1} ${msgs[i]!.uid}\r\n`;
     }
@@ -916,22 +895,17 @@ export class Pop3Session extends EventEmitter {
 
   private cmdRetr(arg: string): void | Promise<void> {
     const i = this.messageIndex(arg);
-    if (i === undefined) return;
     this.retrieved.add(i);
-    return this.sendMessage(i, undefined, `+OK ${this.mailbox!.messages[i]!.size} octets`);
+    return this.sendMessage(i, undefined, OK.retr(this.mailbox!.messages[i]!.size));
   }
 
   private cmdTop(arg: string, lines: string): void | Promise<void> {
-    if (!NUMBER_RE.test(lines)) {
-      this.bad('-ERR Invalid number of lines');
-      return;
-    }
+    if (!NUMBER_RE.test(lines)) throw new Pop3Failure(ERR.invalidLineCount);
     const i = this.messageIndex(arg);
-    if (i === undefined) return;
     // RFC 1939 section 7 (TOP): "the POP3 server sends the headers of the
     // message, the blank line separating the headers from the body, and then
     // the number of lines of the indicated message's body".
-    return this.sendMessage(i, Number(lines), '+OK Top of message follows');
+    return this.sendMessage(i, Number(lines), OK.top);
   }
 
   private async sendMessage(index: number, bodyLines: number | undefined, firstLine: string): Promise<void> {
@@ -945,8 +919,7 @@ export class Pop3Session extends EventEmitter {
       if (this.gone) return;
       if (writer.prefix !== null && err instanceof MessageUnavailableError) {
         // Nothing of the response went out yet: a clean -ERR is still possible.
-        this.send('-ERR [SYS/TEMP] Message cannot be read now');
-        return;
+        throw new Pop3Failure(ERR.messageUnreadable, { cause: err });
       }
       this.log.error('message_stream_failed', { index: index + 1, error: err });
       this.destroy();
@@ -954,7 +927,7 @@ export class Pop3Session extends EventEmitter {
     }
     this.streaming = false;
     if (this.gone) return;
-    this.replies.reply('+OK');
+    this.replies.reply(OK.plain);
     // RFC 1939 section 3: "a multi-line response is terminated with the five
     // octets "CRLF.CRLF"" (the message always ends with CRLF here).
     socket.write((writer.prefix ?? '') + '.\r\n');
@@ -964,7 +937,6 @@ export class Pop3Session extends EventEmitter {
 
   private cmdDele(arg: string): void {
     const i = this.messageIndex(arg);
-    if (i === undefined) return;
     const mb = this.mailbox!;
     // RFC 1939 section 5 (DELE): "The POP3 server marks the message as
     // deleted. Any future reference to the message-number associated with the
@@ -973,11 +945,11 @@ export class Pop3Session extends EventEmitter {
     this.deleted[i] = 1;
     this.deletedCount++;
     this.deletedOctets += mb.messages[i]!.size;
-    this.send(`+OK Message ${i + 1} deleted`);
+    this.send(OK.deleted(i + 1));
   }
 
   private cmdNoop(): void {
-    this.send('+OK');
+    this.send(OK.plain);
   }
 
   private cmdRset(): void {
@@ -988,7 +960,7 @@ export class Pop3Session extends EventEmitter {
     this.deletedCount = 0;
     this.deletedOctets = 0;
     const mb = this.mailbox!;
-    this.send(`+OK Maildrop has ${mb.messages.length} messages (${mb.totalSize} octets)`);
+    this.send(OK.reset(mb.messages.length, mb.totalSize));
   }
 
   // ---------------------------------------------------------------------------
@@ -998,7 +970,7 @@ export class Pop3Session extends EventEmitter {
     if (this._state === 'AUTHORIZATION') {
       // RFC 1939 section 4 (QUIT in AUTHORIZATION): no UPDATE state.
       this.log.info('quit', { deleted: 0 });
-      this.finish('+OK Logging out');
+      this.finish(OK.loggingOut);
       return;
     }
     return this.update();
@@ -1034,8 +1006,8 @@ export class Pop3Session extends EventEmitter {
     this.env.metrics.messagesDeleted(indices.length - failed);
     if ((this._state as SessionState) === 'CLOSED') return;
     // RFC 1939 section 6, possible responses: "-ERR some deleted messages not removed".
-    if (failed > 0) this.finish('-ERR Some deleted messages not removed');
-    else this.finish(`+OK Logging out (${indices.length} deleted)`);
+    if (failed > 0) this.finish(ERR.notRemoved.line);
+    else this.finish(OK.loggedOut(indices.length));
   }
 }
 

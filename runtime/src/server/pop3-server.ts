@@ -21,6 +21,7 @@ import { BindError, ListenerManager, type ManagedListener } from './listener-man
 import { loadTlsContext } from '../tls/tls-context';
 import { upgradeToTls } from '../tls/upgrade';
 import { refuseConnection } from './refuse-connection';
+import { ERR } from '../pop3/replies';
 import { readProxyHeader } from '../proxy/read-proxy-header';
 import type { StatusCounters } from '@pop3-iac/admin-client';
 import type { Logger } from '../log';
@@ -255,12 +256,7 @@ export class Pop3Server {
     if (this.connections >= maxConnections || fromThisIp >= maxConnectionsPerIp) {
       const rule = this.connections >= maxConnections ? 'maxConnections' : 'maxConnectionsPerIp';
       // RFC 3206 section 4: SYS/TEMP "indicates a problem which is likely to be temporary in nature".
-      this.refuse(
-        socket,
-        managed,
-        rule,
-        managed.listener.tls ? undefined : '-ERR [SYS/TEMP] too many connections, try later\r\n',
-      );
+      this.refuse(socket, managed, rule, managed.listener.tls ? undefined : ERR.tooManyConnections.line + '\r\n');
       return;
     }
     this.connections += 1;
