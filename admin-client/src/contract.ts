@@ -121,11 +121,11 @@ export interface StatusCounters {
    * (malformed, or closed before it was complete) and `proxy-header-timeout`.
    */
   refusedByRule: Record<string, number>;
-  /** Failed implicit-TLS handshakes, timeouts included. */
+  /** Failed TLS handshakes (POP3S and STLS), timeouts included. */
   tlsHandshakeFailures: number;
-  /** Implicit-TLS handshakes not finished within the handshake timeout (also in tlsHandshakeFailures). */
+  /** TLS handshakes (POP3S and STLS) not finished within the handshake timeout (also in tlsHandshakeFailures). */
   tlsHandshakeTimeouts: number;
-  /** Implicit-TLS sessions ended by a fatal TLS error (or a renegotiation) after the handshake. */
+  /** TLS sessions (POP3S and STLS) ended by a fatal TLS error (or a renegotiation) after the handshake. */
   tlsSessionErrors: number;
   sessionsClosed: number;
   /** Handshakes refused on --admin-listen (no client certificate, one from another CA, or not TLS 1.3). */
