@@ -24,6 +24,7 @@ import {
   type Figures,
   type Outcome,
   type ServerUnderTest,
+  sessionsOutcome,
 } from './scenarios';
 import { mergeCounts, quantile, sum } from './stats';
 
@@ -97,22 +98,10 @@ export async function pythonSessions(
     }),
   );
   const c = await cpu;
-  const completed = sum(results.map((r) => r.completed ?? 0));
-  const latencies = results.flatMap((r) => r.latencies);
-  const errors: Record<string, number> = {};
-  for (const r of results) mergeCounts(errors, r.errors);
+  const outcome = sessionsOutcome(results, window, c);
   const clientSeconds = sum(results.map((r) => r.cpuSeconds));
-  return {
-    figures: {
-      rate: completed / (window.durationMs / 1000),
-      cpuMsPerSession: completed > 0 ? (c.server * 1000) / completed : NaN,
-      p50: quantile(latencies, 0.5),
-      p99: quantile(latencies, 0.99),
-      sessions: completed,
-      ...externalCpu(cpuFigures(c), clientSeconds / c.wall, processes),
-    },
-    errors,
-  };
+  Object.assign(outcome.figures, externalCpu(cpuFigures(c), clientSeconds / c.wall, processes));
+  return outcome;
 }
 
 /** b under one of the independent clients: RETR 1 of `user`'s message back to back for the window. */

@@ -173,7 +173,19 @@ export async function fullSessions(ctx: Context, server: ServerUnderTest, secure
   }));
   const c = await cpu;
   const scraped = await scrapes;
-  const completed = sum(results.map((r) => r.completed));
+  const outcome = sessionsOutcome(results, window, c);
+  if (scraped) Object.assign(outcome.figures, { scrapes: scraped.scrapes, scrapeFailures: scraped.failures });
+  Object.assign(outcome.figures, cpuFigures(c));
+  return outcome;
+}
+
+/** The figures of closed-loop sessions (a, d, and under any client): rate, server CPU per session, latency; errors. */
+export function sessionsOutcome(
+  results: ReadonlyArray<{ completed?: number; latencies: number[]; errors: Record<string, number> }>,
+  window: Window,
+  c: { server: number },
+): Outcome {
+  const completed = sum(results.map((r) => r.completed ?? 0));
   const latencies = results.flatMap((r) => r.latencies);
   const errors: Record<string, number> = {};
   for (const r of results) mergeCounts(errors, r.errors);
@@ -184,8 +196,6 @@ export async function fullSessions(ctx: Context, server: ServerUnderTest, secure
       p50: quantile(latencies, 0.5),
       p99: quantile(latencies, 0.99),
       sessions: completed,
-      ...(scraped && { scrapes: scraped.scrapes, scrapeFailures: scraped.failures }),
-      ...cpuFigures(c),
     },
     errors,
   };
