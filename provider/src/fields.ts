@@ -67,5 +67,14 @@ export const COMPARED_FIELDS = FIELD_NAMES.filter((field) => FIELDS[field].effec
  */
 export const OWNER_INPUT = 'owner';
 
+/**
+ * Not a field either: whether the program runs for a preview
+ * (`pulumi.runtime.isDryRun()`), set by the Pop3Service class. A dynamic
+ * provider's diff is not told, and an unreachable daemon fails a preview but
+ * only its own resource in `pulumi up`. check takes it out of the inputs it
+ * returns, so it is never stored or compared.
+ */
+export const PREVIEW_INPUT = 'preview';
+
 /** Outputs that are not inputs: computed from the daemon's answer. */
 export const COMPUTED_OUTPUTS = ['listeners', 'generation', 'etag', 'instanceId'] as const;

@@ -35,7 +35,7 @@ import {
 } from './daemon';
 import { Pop3ProviderError } from './errors';
 import { isTransportError, onAdmin, requireTarget, targetFailures, targetOf, targetProps, where } from './target';
-import { COMPARED_FIELDS, CONFIG_FIELDS, FIELD_NAMES, OWNER_INPUT, type ServiceField } from './fields';
+import { COMPARED_FIELDS, CONFIG_FIELDS, FIELD_NAMES, OWNER_INPUT, PREVIEW_INPUT, type ServiceField } from './fields';
 import {
   createVerdict,
   describeChanges,
@@ -73,10 +73,13 @@ export interface Pop3ServiceState extends RedactedConfig {
 
 type Props = Record<string, unknown>;
 
+/** Where a checked resource stands with its daemon: new (a create), at another target than recorded, or the same. */
+type Arrival = 'create' | 'moved' | 'known';
+
 export { Pop3ProviderError };
 
-/** Every key a Pop3Service's inputs may hold: the table's, the owner, and the serialized provider. */
-const KNOWN_INPUTS = new Set<string>([...FIELD_NAMES, OWNER_INPUT, PROVIDER_KEY]);
+/** Every key a Pop3Service's inputs may hold: the table's, the owner, the preview flag and the serialized provider. */
+const KNOWN_INPUTS = new Set<string>([...FIELD_NAMES, OWNER_INPUT, PREVIEW_INPUT, PROVIDER_KEY]);
 
 /**
  * The ETag each diff saw, by target: update applies only if the daemon still
@@ -85,9 +88,19 @@ const KNOWN_INPUTS = new Set<string>([...FIELD_NAMES, OWNER_INPUT, PROVIDER_KEY]
  */
 const diffedEtags = new Map<string, string>();
 
+/**
+ * Whether this run is a preview, as the program's PREVIEW_INPUT last said. The
+ * engine checks every resource before it diffs it, in this process, and one
+ * run is all preview or all apply. Without the flag (a program built against
+ * an older Pop3Service), a preview: the stricter of the two.
+ */
+let previewing = true;
+
 // ---------------------------------------------------------------- check
 
-export async function check(olds: Props, news: Props): Promise<dynamic.CheckResult> {
+export async function check(olds: Props, checkedNews: Props): Promise<dynamic.CheckResult> {
+  const { [PREVIEW_INPUT]: preview, ...news } = checkedNews;
+  if (typeof preview === 'boolean') previewing = preview;
   const inputs = unwrapSecrets(news) as Props;
   const failures: dynamic.CheckFailure[] = unknownKeys(inputs);
   if (failures.length > 0) return { failures };
@@ -120,8 +133,8 @@ export async function check(olds: Props, news: Props): Promise<dynamic.CheckResu
   };
   // New on this daemon: a create, or a move to another target (which may be another daemon).
   const oldTarget = targetOf(olds);
-  const moved = oldTarget === undefined || where(oldTarget) !== where(target);
-  const daemonFailures = await checkOnDaemon(target, moved, config, owner, inputs.adopt as boolean | undefined);
+  const arrival: Arrival = oldTarget === undefined ? 'create' : where(oldTarget) !== where(target) ? 'moved' : 'known';
+  const daemonFailures = await checkOnDaemon(target, arrival, config, owner, inputs.adopt as boolean | undefined);
   return daemonFailures.length > 0 ? { failures: daemonFailures } : { inputs: checked };
 }
 
@@ -143,12 +156,13 @@ function unknownKeys(inputs: Props): dynamic.CheckFailure[] {
  * files on its host can be used (the validate dry run), and, when the
  * resource is new on this daemon (a create, or a move to another path),
  * whether it may take the daemon over. A daemon that does not answer fails
- * a create or a move (nothing could be applied there) and is left to diff
- * otherwise.
+ * the preview of a create or a move (nothing could be applied there); in
+ * `pulumi up` a create there fails on its own, and a known daemon is left
+ * to diff.
  */
 async function checkOnDaemon(
   target: AdminTarget,
-  moved: boolean,
+  arrival: Arrival,
   config: CanonicalConfig,
   labels: OwnerLabels,
   adopt: boolean | undefined,
@@ -158,7 +172,8 @@ async function checkOnDaemon(
     live = await getLive(target);
   } catch (error) {
     if (!isTransportError(error)) throw error;
-    if (!moved) return [];
+    // A check failure ends the whole run: in `pulumi up` a create there fails its own step instead.
+    if (arrival === 'known' || (arrival === 'create' && !previewing)) return [];
     const reason = `${error.message}; nothing can be applied there: start pop3d, or correct the target`;
     return ['ssh' in target || 'url' in target ? onAdmin(reason) : { property: 'adminSocket', reason }];
   }
@@ -167,7 +182,7 @@ async function checkOnDaemon(
     if (issues.length > 0)
       return issues.map((issue) => ({ property: issue.path, reason: `on the daemon host: ${issue.message}` }));
   }
-  if (!moved) return [];
+  if (arrival === 'known') return [];
   try {
     const verdict = createVerdict(where(target), live, labels, adopt, redactConfig(config));
     if (verdict.warning) await warn(verdict.warning);
@@ -210,7 +225,12 @@ export async function diff(id: string, olds: Props, news: Props): Promise<dynami
     live = await getLive(target);
   } catch (error) {
     if (!isTransportError(error)) throw error;
-    if (socket === oldSocket) throw unreachable(error, labels, 'the diff');
+    if (socket === oldSocket) {
+      // A diff failure ends the whole run. A preview fails naming the host; `pulumi up` plans an update whose
+      // step fails naming it (update below), and the engine goes on with the other hosts.
+      if (previewing) throw unreachable(error, labels, 'the diff');
+      return { changes: true, replaces: [], deleteBeforeReplace: false };
+    }
     throw new Pop3ProviderError(
       'daemon_unreachable',
       `${error.message}; ${identityField(news)} changed from ${oldSocket} to ${socket}: correct the ` +
@@ -243,6 +263,15 @@ export async function diff(id: string, olds: Props, news: Props): Promise<dynami
     stables: COMPARED_FIELDS.filter((field) => !changed.includes(field)),
     deleteBeforeReplace: false,
   };
+}
+
+/** The live daemon for a step that changes it: one that does not answer fails the step, naming it and the remedies. */
+async function getLiveFor(target: AdminTarget, labels: OwnerLabels | undefined, step: string): Promise<LiveDaemon> {
+  try {
+    return await getLive(target);
+  } catch (error) {
+    throw isTransportError(error) ? unreachable(error, labels, step) : error;
+  }
 }
 
 /** Whether the daemon answering at `target` is the one this resource configured. */
@@ -285,7 +314,7 @@ export async function create(inputs: Props): Promise<dynamic.CreateResult<Pop3Se
   const socket = where(target);
   const config = desiredConfig(inputs);
   const labels = requireLabels(inputs);
-  const live = await getLive(target);
+  const live = await getLiveFor(target, labels, 'the create');
   const verdict = createVerdict(socket, live, labels, adoptOf(inputs), redactConfig(config));
   if (verdict.warning) await warn(verdict.warning);
   // Each create makes its own claim: the old half of a replace holds another one, so its delete changes nothing.
@@ -308,7 +337,7 @@ export async function update(id: string, olds: Props, news: Props): Promise<dyna
   const socket = where(target);
   const config = desiredConfig(news);
   const labels = requireLabels(news);
-  const live = await getLive(target);
+  const live = await getLiveFor(target, labels, 'the update');
   const recorded = typeof olds.instanceId === 'string' ? olds.instanceId : undefined;
   if (recorded !== undefined && recorded !== live.instanceId)
     throw new Pop3ProviderError(
@@ -375,14 +404,8 @@ export async function remove(id: string, props: Props = {}): Promise<void> {
   const target = targetOf(props) ?? { socket: id };
   const socket = where(target);
   const labels = labelsOf(props);
-  let live: LiveDaemon;
-  try {
-    live = await getLive(target);
-  } catch (error) {
-    // A daemon that does not answer is not "already gone": it may come back serving its persisted configuration.
-    if (isTransportError(error)) throw unreachable(error, labels, 'the delete');
-    throw error;
-  }
+  // A daemon that does not answer is not "already gone": it may come back serving its persisted configuration.
+  const live = await getLiveFor(target, labels, 'the delete');
   const recorded = typeof props.instanceId === 'string' ? props.instanceId : undefined;
   if (recorded !== undefined && recorded !== live.instanceId) {
     await log.info(

@@ -14,7 +14,7 @@ import type {
   TlsInlineRedacted,
   TlsVersion,
 } from '@pop3-iac/schema';
-import { COMPUTED_OUTPUTS, CONFIG_FIELDS, OWNER_INPUT } from './fields';
+import { COMPUTED_OUTPUTS, CONFIG_FIELDS, OWNER_INPUT, PREVIEW_INPUT } from './fields';
 import { pop3ServiceProvider } from './provider';
 
 /** One bind: an address (`*`, IPv4, IPv6 bare or in brackets) and an optional port. */
@@ -203,6 +203,8 @@ export class Pop3Service extends pulumi.dynamic.Resource {
     const project = pulumi.getProject();
     const stack = pulumi.getStack();
     props[OWNER_INPUT] = { project, stack, resource: name, aliases: formerNames(opts?.aliases, project, stack) };
+    // Whether this is a preview: the provider's diff is not told (see PREVIEW_INPUT).
+    props[PREVIEW_INPUT] = pulumi.runtime.isDryRun();
     for (const output of COMPUTED_OUTPUTS) props[output] = undefined;
     super(
       pop3ServiceProvider,

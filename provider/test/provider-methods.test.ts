@@ -291,6 +291,49 @@ describe('against a real pop3d', () => {
     );
   });
 
+  it('in pulumi up (not a preview) an unreachable daemon fails its own update, naming it, and nothing else', async () => {
+    const gone: Props = { ...state, adminSocket: join(daemon.dir, 'no-such.sock') };
+    const news = { ...(await checked(desired())), adminSocket: gone.adminSocket };
+    try {
+      // The Pop3Service class passes preview: pulumi.runtime.isDryRun(); check takes it out of the inputs.
+      const applying = await provider.check(gone, {
+        owner: OWNER,
+        ...desired(),
+        adminSocket: gone.adminSocket,
+        preview: false,
+      });
+      assert.equal((applying.inputs as Props).preview, undefined, 'never stored');
+      const planned = await provider.diff(String(gone.instanceId), gone, news);
+      assert.equal(planned.changes, true, 'an update is planned, so its step can fail on its own');
+      assert.deepEqual(planned.replaces, []);
+      await rejectsWith(
+        provider.update(String(gone.instanceId), gone, news),
+        'daemon_unreachable',
+        /^cannot reach pop3d at .*no-such\.sock: .*the update needs the daemon's answer, so nothing was changed: start pop3d .*pulumi state delete/,
+      );
+      // A create on a host that does not answer passes check in pulumi up and fails its own step.
+      const fresh = await provider.check(
+        {},
+        { owner: OWNER, ...desired(), adminSocket: gone.adminSocket, preview: false },
+      );
+      assert.deepEqual(fresh.failures ?? [], []);
+      await rejectsWith(
+        provider.create(fresh.inputs as Props),
+        'daemon_unreachable',
+        /the create needs the daemon's answer/,
+      );
+    } finally {
+      await provider.check(gone, { owner: OWNER, ...desired(), adminSocket: gone.adminSocket, preview: true });
+    }
+    // Back in a preview, the same diff fails, and a create there fails check.
+    await rejectsWith(provider.diff(String(gone.instanceId), gone, news), 'daemon_unreachable', /cannot reach pop3d/);
+    const previewed = await provider.check(
+      {},
+      { owner: OWNER, ...desired(), adminSocket: gone.adminSocket, preview: true },
+    );
+    assert.match(previewed.failures?.[0]?.reason ?? '', /cannot reach pop3d .*nothing can be applied there/);
+  });
+
   it('update keeps sessions open across the apply and returns every output', async () => {
     const session = await login({ host: '127.0.0.1', port }, 'alice', 'secret');
     try {
