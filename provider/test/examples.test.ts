@@ -3,7 +3,10 @@
 // picked instead of the demo's fixed ones. The programs are the files in
 // examples/, copied next to a link to the repository's node_modules.
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { keyFingerprint } from '@pop3-iac/schema';
 import { PulumiWorld } from './pulumi';
@@ -100,6 +103,36 @@ describe('examples', { concurrency: true }, () => {
     } finally {
       await daemon.stop();
       await removeDir(daemon.dir);
+      await removeDir(world.root);
+    }
+  });
+
+  it("fleet: the README's lab, run as written (three namespace hosts, mutual TLS and SSH)", async () => {
+    const world = await PulumiWorld.create();
+    try {
+      const project = await world.project('fleet', {}, join(REPO_ROOT, 'examples', 'fleet'));
+      const readme = await readFile(join(REPO_ROOT, 'examples', 'fleet', 'README.md'), 'utf8');
+      const block = /## Try it on one machine[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+      assert.ok(block, 'the README has the lab block');
+      // The block as written; around it only what makes a failed run leave nothing behind.
+      const script = [
+        'set -euo pipefail',
+        'trap \'[ -f "${LAB:-/nonexistent}/lab.env" ] && ./lab.sh down "$LAB"\' EXIT',
+        block,
+      ].join('\n');
+      const { stdout, stderr } = await promisify(execFile)('bash', ['-c', script], {
+        cwd: project.dir,
+        env: { ...process.env, ...world.env },
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      const output = `${stdout}\n${stderr}`;
+      assert.match(output, /\+ 4 to create/, output);
+      // curl's LIST on mail1: alice's one message.
+      assert.match(stdout, /^1 \d+\r?$/m, output);
+      assert.match(output, /3 updated/, output);
+      assert.doesNotMatch(output, /PRIVATE KEY/);
+      assert.match(output, /removed the lab of 198\.18\.\d+\.0\/24/, output);
+    } finally {
       await removeDir(world.root);
     }
   });
