@@ -204,9 +204,9 @@ describe('a real Prometheus scraping --metrics-listen', () => {
     );
     assert.equal(applied.status, 200, JSON.stringify(applied.body));
 
-    // Every session's close is counted when its 'disconnect' line is written: 4 sessions.
+    // Every session's close is counted when its 'session.disconnect' line is written: 4 sessions.
     await until('the 4 sessions closed', async () =>
-      daemon.logEvents().filter((e) => e.event === 'disconnect').length >= 4 ? true : undefined,
+      daemon.logEvents().filter((e) => e.event === 'session.disconnect').length >= 4 ? true : undefined,
     );
     const settled = Date.now() / 1000;
     await until('a scrape made after the sequence', async () => {

@@ -24,7 +24,7 @@ describe('pop3 AUTH PLAIN', () => {
     const c = await h.connect();
     assert.match((await c.command(`AUTH PLAIN ${GOOD}`)) ?? '', /^\+OK Logged in, 1 messages/);
     assert.equal(await c.command('STAT'), '+OK 1 17');
-    assert.ok(h.logs.some((l) => l.event === 'login' && l.mechanism === 'PLAIN'));
+    assert.ok(h.logs.some((l) => l.event === 'login.succeeded' && l.mechanism === 'PLAIN'));
     // The payload is never logged.
     assert.ok(!h.logText().includes(GOOD));
     assert.ok(!h.logText().includes('alice-secret'));

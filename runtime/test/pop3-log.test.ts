@@ -20,8 +20,8 @@ describe('logger', () => {
     const lines: string[] = [];
     const log = createLogger({ write: (l: string) => lines.push(l) }, { service: 'pop3d' });
     log.info('connect', { peer: '192.0.2.1' });
-    log.child({ session: 'a1' }).warn('login_failed', { user: 'alice', reason: 'bad-password' });
-    log.error('error', { error: Object.assign(new Error('boom'), { code: 'EIO' }) });
+    log.child({ session: 'a1' }).warn('login.failed', { user: 'alice', reason: 'bad-password' });
+    log.error('session.internal_error', { error: Object.assign(new Error('boom'), { code: 'EIO' }) });
     assert.equal(lines.length, 3);
     assert.ok(lines.every((l) => l.endsWith('\n') && !l.slice(0, -1).includes('\n')));
     const [a, b, c] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -32,7 +32,7 @@ describe('logger', () => {
       {
         ts: 0,
         level: 'warn',
-        event: 'login_failed',
+        event: 'login.failed',
         service: 'pop3d',
         session: 'a1',
         user: 'alice',
@@ -87,10 +87,10 @@ describe('logger', () => {
     const log = createLogger(new BatchedLogStream({ write: (text: string) => writes.push(text) }));
     const session = log.child({ session: 's1' });
     log.info('connect');
-    session.warn('too_many_bad_commands');
+    session.warn('session.too_many_bad_commands');
     session.flush();
     assert.equal(writes.length, 1);
-    assert.deepEqual(eventsOf(writes[0]!), ['connect', 'too_many_bad_commands']);
+    assert.deepEqual(eventsOf(writes[0]!), ['connect', 'session.too_many_bad_commands']);
     session.flush();
     assert.equal(writes.length, 1, 'nothing pending: nothing written');
   });

@@ -132,7 +132,7 @@ describe('pop3 session', () => {
     assert.equal(await c.command('QUIT'), '+OK Logging out (1 deleted)');
     await c.waitClosed();
     assert.deepEqual(await listMessages(dir), [before[0], before[2]]);
-    const quit = h.logs.find((l) => l.event === 'quit');
+    const quit = h.logs.find((l) => l.event === 'session.quit');
     assert.equal(quit?.deleted, 1);
   });
 
@@ -150,7 +150,7 @@ describe('pop3 session', () => {
     await c.waitClosed();
     // Message 2 went; the failure is reported, not hidden.
     assert.deepEqual(await listMessages(dir), ['cur/' + path.basename(files[0]!)]);
-    const quit = h.logs.find((l) => l.event === 'quit');
+    const quit = h.logs.find((l) => l.event === 'session.quit');
     assert.equal(quit?.failed, 1);
   });
 
@@ -348,7 +348,7 @@ describe('pop3 session', () => {
     await c.waitClosed();
     await h.idle();
     assert.deepEqual(await listMessages(dir), before);
-    assert.ok(h.logs.some((l) => l.event === 'timeout'));
+    assert.ok(h.logs.some((l) => l.event === 'session.timeout'));
   });
 
   it('closes an idle unauthenticated connection after authTimeoutSeconds', async () => {
@@ -394,11 +394,11 @@ describe('pop3 session', () => {
     const text = h.logText();
     assert.ok(!text.includes('wrong-pass-XYZ'));
     assert.ok(!text.includes('alice-secret'));
-    const failed = h.logs.filter((l) => l.event === 'login_failed');
+    const failed = h.logs.filter((l) => l.event === 'login.failed');
     assert.equal(failed.length, 4);
     assert.equal(failed[0]!.user, 'alice');
     assert.equal(failed[3]!.reason, 'unknown-user');
-    assert.ok(h.logs.some((l) => l.event === 'login' && l.mechanism === 'USER' && l.user === 'alice'));
+    assert.ok(h.logs.some((l) => l.event === 'login.succeeded' && l.mechanism === 'USER' && l.user === 'alice'));
   });
 
   it('accepts passwords with spaces and UTF-8 in PASS', async () => {

@@ -61,7 +61,7 @@ describe('pop3 TLS', () => {
     assert.match((await c.login('alice', 'alice-secret')) ?? '', /^\+OK Logged in, 1 messages/);
     const retr = await c.multi('RETR 1');
     assert.equal(retr.lines.join('\r\n') + '\r\n', MSG);
-    assert.ok(hh.logs.some((l) => l.event === 'starttls'));
+    assert.ok(hh.logs.some((l) => l.event === 'tls.starttls'));
   });
 
   it('commands pipelined after STLS are not executed', async () => {
@@ -74,7 +74,7 @@ describe('pop3 TLS', () => {
     // Nothing of the above ran: not logged in, no USER remembered, not quit.
     assert.equal(await c.command('PASS alice-secret'), '-ERR No USER given');
     assert.equal(await c.command('STAT'), '-ERR Command not valid in this state');
-    assert.ok(!hh.logs.some((l) => l.event === 'login'));
+    assert.ok(!hh.logs.some((l) => l.event === 'login.succeeded'));
     assert.match((await c.login('alice', 'alice-secret')) ?? '', /^\+OK Logged in/);
   });
 
@@ -94,8 +94,8 @@ describe('pop3 TLS', () => {
     c.writeRaw('USER alice\r\nPASS alice-secret\r\n' + '\x16\x03\x01\x00\x05garbage'.repeat(10));
     await c.waitClosed();
     await hh.idle();
-    assert.ok(hh.logs.some((l) => l.event === 'tls_error'));
-    assert.ok(!hh.logs.some((l) => l.event === 'login'));
+    assert.ok(hh.logs.some((l) => l.event === 'tls.error'));
+    assert.ok(!hh.logs.some((l) => l.event === 'login.succeeded'));
     // The server still serves.
     const c2 = await hh.connect();
     assert.equal(await c2.command('STLS'), '+OK Begin TLS negotiation');
@@ -139,7 +139,7 @@ describe('pop3 TLS', () => {
     assert.equal(await c.command('AUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA=='), REFUSED);
     assert.equal(await c.command('AUTH PLAIN'), REFUSED);
     assert.deepEqual((await c.multi('AUTH')).lines, []);
-    assert.ok(!hh.logs.some((l) => l.event === 'login'));
+    assert.ok(!hh.logs.some((l) => l.event === 'login.succeeded'));
     // The operator may allow it; settings are read afresh.
     hh.settings.allowPlaintextAuth = true;
     assert.match((await c.login('alice', 'alice-secret')) ?? '', /^\+OK Logged in/);

@@ -113,7 +113,7 @@ describe('pop3d behind HAProxy (PROXY protocol)', () => {
     if (dir) await removeDir(dir);
   });
 
-  const logins = (daemon: Daemon) => daemon.logEvents().filter((e) => e.event === 'login');
+  const logins = (daemon: Daemon) => daemon.logEvents().filter((e) => e.event === 'login.succeeded');
 
   it('health checks with check-send-proxy (v2 LOCAL on POP3 and POP3S, v1) find every daemon up', async () => {
     const rows = await haproxy.stat();
@@ -135,7 +135,7 @@ describe('pop3d behind HAProxy (PROXY protocol)', () => {
       await wire.waitClosed();
     }
     for (const [i, daemon] of daemons.entries()) {
-      await daemon.waitForEvent('quit');
+      await daemon.waitForEvent('session.quit');
       const fresh = logins(daemon).slice(before[i]);
       assert.ok(fresh.length >= 1, `daemon ${i} served none of the 4 logins (round robin)`);
       for (const event of fresh) assert.equal(event.peer, CLIENT, JSON.stringify(event));
@@ -186,7 +186,7 @@ describe('pop3d behind HAProxy (PROXY protocol)', () => {
     const wire = await login({ host: '127.0.0.1', port: front.v1, localAddress: CLIENT }, 'bob', 'bob-pw');
     await wire.command('QUIT');
     wire.close();
-    await daemons[0]!.waitForEvent('login');
+    await daemons[0]!.waitForEvent('login.succeeded');
     const fresh = logins(daemons[0]!).slice(before);
     assert.deepEqual(
       fresh.map((e) => e.peer),
@@ -275,7 +275,7 @@ describe('pop3d behind HAProxy (PROXY protocol)', () => {
 
   it('health checks leave no warning or error in the logs of a daemon only the balancer talks to', async () => {
     // Daemon 1 got only balanced sessions and health checks (the direct probes went to daemon 0).
-    const checks = daemons[1]!.logEvents().filter((e) => e.peer === BALANCER && e.event === 'quit');
+    const checks = daemons[1]!.logEvents().filter((e) => e.peer === BALANCER && e.event === 'session.quit');
     assert.ok(checks.length >= 4, `health checks seen: ${checks.length}`);
     for (const daemon of daemons)
       assert.deepEqual(

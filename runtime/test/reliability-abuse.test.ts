@@ -141,7 +141,7 @@ describe('the login-failure delay grows per address and never slows another', ()
     async () => {
       const burst = Promise.all(Array.from({ length: 100 }, () => attempt('127.0.0.9', 'wrong')));
       // Once all 100 failures are counted (each is logged before its delay is waited out)...
-      await logged(daemon, 'login_failed', 100);
+      await logged(daemon, 'login.failed', 100);
       // ...another address logs in while the burst still waits out its delays (no wall-clock bound: an ordering),
       // and its first wrong password is charged the base delay only.
       let burstDone = false;
@@ -151,14 +151,14 @@ describe('the login-failure delay grows per address and never slows another', ()
       assert.equal(burstDone, false, 'the good login from another address waited for the burst');
       const otherWrong = await attempt('127.0.0.10', 'wrong');
       assert.equal(otherWrong.reply, '-ERR [AUTH] Authentication failed');
-      const otherDelay = daemon.logEvents().find((e) => e.event === 'login_failed' && e.peer === '127.0.0.10');
+      const otherDelay = daemon.logEvents().find((e) => e.event === 'login.failed' && e.peer === '127.0.0.10');
       assert.equal(otherDelay?.delayMs, 100, 'a first failure from another address costs the base delay');
 
       const results = await burst;
       assert.ok(results.every((r) => r.reply === '-ERR [AUTH] Authentication failed'));
       const delays = daemon
         .logEvents()
-        .filter((e) => e.event === 'login_failed' && e.peer === '127.0.0.9')
+        .filter((e) => e.event === 'login.failed' && e.peer === '127.0.0.9')
         .map((e) => e.delayMs as number);
       assert.deepEqual(
         [...new Set(delays)].sort((a, b) => a - b),
@@ -168,7 +168,7 @@ describe('the login-failure delay grows per address and never slows another', ()
       assert.ok(Math.max(...results.map((r) => r.ms)) >= 1500, 'the capped delay was waited out');
       const otherDelays = daemon
         .logEvents()
-        .filter((e) => e.event === 'login_failed' && e.peer === '127.0.0.10')
+        .filter((e) => e.event === 'login.failed' && e.peer === '127.0.0.10')
         .map((e) => e.delayMs);
       assert.deepEqual(otherDelays, [100]);
 
@@ -209,7 +209,7 @@ describe('connection and command limits', () => {
 
     assert.match((await held[0]!.command('QUIT')) ?? '', /^\+OK/);
     await held[0]!.waitClosed();
-    await logged(daemon, 'disconnect', 1, '127.0.0.5');
+    await logged(daemon, 'session.disconnect', 1, '127.0.0.5');
     const again = await from('127.0.0.5');
     assert.match((await again.line()) ?? '', /^\+OK/);
     for (const wire of [...held, again]) wire.close();
@@ -229,7 +229,7 @@ describe('connection and command limits', () => {
     assert.equal(await wire.line(), '-ERR Invalid characters in command');
     assert.equal(await wire.line(), '-ERR Too many bad commands');
     assert.ok(await wire.waitClosed());
-    await logged(daemon, 'too_many_bad_commands', 1, '127.0.0.7');
+    await logged(daemon, 'session.too_many_bad_commands', 1, '127.0.0.7');
   });
 
   it(

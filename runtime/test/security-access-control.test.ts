@@ -171,7 +171,7 @@ describe('on a listener without `proxy`, a PROXY header changes nothing', () => 
     assert.match((await wire.command('PASS secret')) ?? '', /^\+OK Logged in/);
     assert.match((await wire.command('QUIT')) ?? '', /^\+OK/);
     wire.close();
-    const loginEvent = await daemon.waitForEvent('login');
+    const loginEvent = await daemon.waitForEvent('login.succeeded');
     assert.equal(loginEvent.peer, '127.0.0.4');
     assert.ok(
       daemon.logEvents().every((e) => e.peer !== '127.0.0.5'),

@@ -173,8 +173,8 @@ describe('no secret in any response or log line', () => {
     session.close();
 
     const log = daemon.output();
-    assert.match(log, /"event":"login"/);
-    assert.match(log, /"event":"login_failed"/);
+    assert.match(log, /"event":"login\.succeeded"/);
+    assert.match(log, /"event":"login\.failed"/);
     for (const secret of [PASSWORD, WRONG, payload, BODY, SUBJECT, 'PRIVATE KEY', ...keyLines])
       assert.equal(log.includes(secret), false, `the log contains ${JSON.stringify(secret.slice(0, 20))}`);
   });

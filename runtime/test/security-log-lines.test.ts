@@ -46,7 +46,7 @@ describe('log lines', () => {
     const wire = await login({ host: '127.0.0.1', port }, 'alex', 'pw');
     await wire.command('QUIT');
     wire.close();
-    const [event] = await events(daemon, 'maildir_move_skipped', 1);
+    const [event] = await events(daemon, 'maildir.move_skipped', 1);
     assert.equal(event?.file, SEPARATED);
     assert.equal(daemon.output().includes('\u2028'), false);
     assert.equal(daemon.output().includes('\u2029'), false);
@@ -67,7 +67,7 @@ describe('log lines', () => {
     } finally {
       wire.close();
     }
-    const failed = await events(daemon, 'login_failed', 3);
+    const failed = await events(daemon, 'login.failed', 3);
     assert.equal(daemon.output().includes(secretLike), false);
     assert.equal(daemon.output().includes('other-unknown'), false);
     for (const e of failed) assert.match(String(e.user), /^unknown:[0-9a-f]{16}$/);

@@ -86,7 +86,7 @@ describe('symlinks in a Maildir are not followed', () => {
       await alice.waitClosed();
       await bob.command('USER bob');
       assert.equal(await bob.command('PASS b-pass'), '-ERR [SYS/PERM] Mailbox cannot be opened');
-      await daemon.waitForEvent('mailbox_refused');
+      await daemon.waitForEvent('mailbox.refused');
     } finally {
       alice.close();
       bob.close();

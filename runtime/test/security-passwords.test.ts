@@ -71,7 +71,7 @@ describe('passwords as sent', () => {
     assert.match((await pass('longest', Buffer.from(LONGEST))) ?? '', /^\+OK Logged in/);
     assert.equal(await pass('toolong', Buffer.from(TOO_LONG)), '-ERR [AUTH] Authentication failed');
     // The log says why (log lines are written in batches: wait for it).
-    const said = () => daemon.logEvents().some((e) => e.event === 'login_failed' && e.reason === 'password-too-long');
+    const said = () => daemon.logEvents().some((e) => e.event === 'login.failed' && e.reason === 'password-too-long');
     for (let i = 0; i < 100 && !said(); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(said(), daemon.output());
   });

@@ -80,7 +80,7 @@ describe('passwd-file users', () => {
     assert.deepEqual(await db.verify('PLAIN', 'pw-plain'), { ok: false, reason: 'unknown-user' });
     // Problems are logged by line number and user, never with the hash.
     const log = lines.join('');
-    assert.ok(log.includes('passwd_hash_unusable') && log.includes('passwd_user_duplicate'));
+    assert.ok(log.includes('passwd.hash_unusable') && log.includes('passwd.user_duplicate'));
     assert.ok(!log.includes('$1$abc') && !log.includes('second-line-ignored'));
   });
 

@@ -170,7 +170,7 @@ export class MailboxScanner {
       messages.push({ uid, size });
       totalSize += size;
     }
-    this.log.info('mailbox_opened', { user, messages: messages.length, octets: totalSize, moved: fresh.length });
+    this.log.info('mailbox.opened', { user, messages: messages.length, octets: totalSize, moved: fresh.length });
     // Trusted on its stamp alone only when nothing moved (a move changed the mtimes read before it) and the
     // stamp is not dirty; otherwise kept to be checked against the names next time.
     const trusted = fresh.length === 0 && !stamp.dirty;
@@ -269,7 +269,7 @@ export class MailboxScanner {
       if (d.name.startsWith('.')) continue;
       if (d.isFile()) out.push(d.name);
       else if (!d.isDirectory())
-        this.log.warn('maildir_entry_skipped', { dir: sub, file: d.name, reason: 'not a regular file' });
+        this.log.warn('maildir.entry_skipped', { dir: sub, file: d.name, reason: 'not a regular file' });
     }
     return out;
   }
@@ -283,7 +283,7 @@ export class MailboxScanner {
     const target = name.includes(':') ? name : name + ':2,';
     // cur/ was just listed: no lstat per file to learn whether the target exists.
     if (inCur.has(target)) {
-      this.log.warn('maildir_move_skipped', { dir, file: name, reason: 'target exists' });
+      this.log.warn('maildir.move_skipped', { dir, file: name, reason: 'target exists' });
       return 'new/' + name;
     }
     try {
@@ -291,7 +291,7 @@ export class MailboxScanner {
       return 'cur/' + target;
     } catch (err) {
       if (errno(err) === 'ENOENT') return undefined;
-      this.log.warn('maildir_move_failed', { dir, file: name, error: err });
+      this.log.warn('maildir.move_failed', { dir, file: name, error: err });
       return 'new/' + name;
     }
   }
@@ -380,7 +380,7 @@ export class MailboxScanner {
 
   /** A listed entry that turned out not to be a regular file when opened (swapped in after readdir). */
   private skipped(dir: string, rel: string): void {
-    this.log.warn('maildir_entry_skipped', { dir, file: rel, reason: 'not a regular file when opened' });
+    this.log.warn('maildir.entry_skipped', { dir, file: rel, reason: 'not a regular file when opened' });
   }
 }
 

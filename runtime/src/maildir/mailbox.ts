@@ -41,7 +41,7 @@ export class MaildirMailbox extends MessageWriter implements Mailbox {
       } catch (err) {
         if (errno(err) === 'ENOENT') return;
         failed++;
-        this.log.error('message_delete_failed', { file: rel, error: err });
+        this.log.error('message.delete_failed', { file: rel, error: err });
         return;
       }
       this.scanner.forgetSize(this.dir, uniqueName(rel.slice(4)));

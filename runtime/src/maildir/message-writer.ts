@@ -107,7 +107,7 @@ export class MessageWriter {
 
   /** Logs a message file that cannot be opened; the error for write() to reject with (nothing was sent). */
   private openFailed(rel: string, err: unknown): MessageUnavailableError {
-    this.log.warn('message_open_failed', { file: rel, error: err });
+    this.log.warn('message.open_failed', { file: rel, error: err });
     return new MessageUnavailableError(`message file ${rel} cannot be read`, { cause: err });
   }
 }

@@ -88,9 +88,9 @@ export class MaildirStore implements MailStore {
   }
 
   private openFailed(user: string, err: unknown): MailStoreError {
-    if (err instanceof MailboxRefusedError) this.log.warn('mailbox_refused', { user, reason: err.message });
+    if (err instanceof MailboxRefusedError) this.log.warn('mailbox.refused', { user, reason: err.message });
     if (err instanceof MailStoreError) return err;
-    this.log.error('mailbox_open_failed', { user, error: err });
+    this.log.error('mailbox.open_failed', { user, error: err });
     return new MailboxUnavailableError(`cannot open the mailbox of ${JSON.stringify(user)}`, { cause: err });
   }
 

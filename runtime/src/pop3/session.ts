@@ -250,8 +250,9 @@ export class Pop3Session extends EventEmitter {
     } catch {
       // not a TCP socket (tests may use pipes)
     }
-    // No 'connect' line: a session logs 'login', 'quit' and 'disconnect' (the connection's end, when its
-    // slot is free again), three synchronous log writes per session instead of five.
+    // No 'session.connect' line: a session logs 'login.succeeded', 'session.quit' and 'session.disconnect'
+    // (the connection's end, when its slot is free again), three synchronous log writes per session instead
+    // of five.
     const host = this.env.hostname.replace(/[^\x21-\x7e]/g, '').slice(0, MAX_GREETING_HOST) || 'localhost';
     // RFC 1939 section 4: "Once the TCP connection has been opened by a POP3
     // client, the POP3 server issues a one line greeting." No APOP timestamp:
@@ -270,7 +271,7 @@ export class Pop3Session extends EventEmitter {
    */
   terminate(reason: string): void {
     if (this._state === 'CLOSED' || this.closing) return;
-    this.log.info('terminate', { reason });
+    this.log.info('session.terminated', { reason });
     if (this.expunging) return;
     if (this.streaming || this.tlsStarting) {
       this.destroy();
@@ -303,8 +304,8 @@ export class Pop3Session extends EventEmitter {
 
   private readonly onError = (err: Error): void => {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ECONNRESET' || code === 'EPIPE') this.log.info('connection_reset', { code });
-    else this.log.warn(this.socket instanceof tls.TLSSocket ? 'tls_error' : 'socket_error', { error: err });
+    if (code === 'ECONNRESET' || code === 'EPIPE') this.log.info('session.connection_reset', { code });
+    else this.log.warn(this.socket instanceof tls.TLSSocket ? 'tls.error' : 'session.socket_error', { error: err });
     this.destroy();
   };
 
@@ -331,7 +332,7 @@ export class Pop3Session extends EventEmitter {
       this.mailbox.release();
       this.mailbox = undefined;
     }
-    this.log.info('disconnect', { state, user: this._user, tls: this.secure });
+    this.log.info('session.disconnect', { state, user: this._user, tls: this.secure });
     if (!this.closeEmitted) {
       this.closeEmitted = true;
       this.emit('close');
@@ -344,7 +345,7 @@ export class Pop3Session extends EventEmitter {
       this.touch();
       return;
     }
-    this.log.info('timeout', { state: this._state, user: this._user });
+    this.log.info('session.timeout', { state: this._state, user: this._user });
     if (this.streaming || this.tlsStarting) {
       this.destroy();
       return;
@@ -517,7 +518,7 @@ export class Pop3Session extends EventEmitter {
   };
 
   private internalError(err: unknown): void {
-    this.log.error('error', { error: err, state: this._state });
+    this.log.error('session.internal_error', { error: err, state: this._state });
     if (this.streaming) {
       this.destroy();
       return;
@@ -599,7 +600,7 @@ export class Pop3Session extends EventEmitter {
     if (reply.bad) {
       this.badCommands++;
       if (this.badCommands > this.env.settings().limits.maxBadCommands) {
-        this.log.warn('too_many_bad_commands', { count: this.badCommands });
+        this.log.warn('session.too_many_bad_commands', { count: this.badCommands });
         this.finish(ERR.tooManyBadCommands.line);
         return;
       }
@@ -641,7 +642,7 @@ export class Pop3Session extends EventEmitter {
 
   private cmdUser(name: string): void {
     if (!this.plaintextAllowed()) {
-      this.log.info('login_refused', { mechanism: 'USER', reason: 'plaintext' });
+      this.log.info('login.refused', { mechanism: 'USER', reason: 'plaintext' });
       throw new Pop3Failure(ERR.plaintextRefused);
     }
     this.pendingUser = name;
@@ -669,7 +670,7 @@ export class Pop3Session extends EventEmitter {
     const mechanism = args[0]!.toUpperCase();
     if (mechanism !== 'PLAIN') throw new Pop3Failure(ERR.unsupportedMechanism);
     if (!this.plaintextAllowed()) {
-      this.log.info('login_refused', { mechanism: 'PLAIN', reason: 'plaintext' });
+      this.log.info('login.refused', { mechanism: 'PLAIN', reason: 'plaintext' });
       throw new Pop3Failure(ERR.plaintextRefused);
     }
     if (args.length === 1) {
@@ -703,7 +704,7 @@ export class Pop3Session extends EventEmitter {
     // RFC 4616 section 2: a non-empty authzid is the identity to act as; we
     // allow only acting as oneself.
     if (decoded.authzid !== '' && decoded.authzid !== decoded.authcid) {
-      this.log.info('login_failed', { user: logName(decoded.authcid), mechanism: 'PLAIN', reason: 'authzid' });
+      this.log.info('login.failed', { user: logName(decoded.authcid), mechanism: 'PLAIN', reason: 'authzid' });
       throw new Pop3Failure(ERR.authzidRefused);
     }
     return this.login(decoded.authcid, Buffer.from(decoded.password, 'utf8'), 'PLAIN');
@@ -735,7 +736,7 @@ export class Pop3Session extends EventEmitter {
     try {
       return await this.env.users.verify(user, password);
     } catch (err) {
-      this.log.error('userdb_error', { error: err });
+      this.log.error('userdb.error', { error: err });
       throw new Pop3Failure(ERR.authUnavailable, { cause: err });
     }
   }
@@ -745,7 +746,7 @@ export class Pop3Session extends EventEmitter {
     const delayMs = this.env.loginThrottle.recordFailure(this.peerAddress, this.env.settings().limits);
     // A name no user has is often a password typed into the wrong field: never logged as it is.
     const logged = reason === 'unknown-user' ? unknownUserName(user) : logName(user);
-    this.log.info('login_failed', { user: logged, mechanism, reason, delayMs });
+    this.log.info('login.failed', { user: logged, mechanism, reason, delayMs });
     this.env.metrics.loginFailed(mechanism, delayMs);
     return delayMs;
   }
@@ -761,8 +762,8 @@ export class Pop3Session extends EventEmitter {
     } catch (err) {
       const failure = err instanceof MailStoreError ? err : undefined;
       if (!this.gone) {
-        if (failure !== undefined) this.log.warn('mailbox_unavailable', { user: logName(user), code: failure.code });
-        else this.log.error('mailbox_unavailable', { user: logName(user), error: err });
+        if (failure !== undefined) this.log.warn('mailbox.unavailable', { user: logName(user), code: failure.code });
+        else this.log.error('mailbox.unavailable', { user: logName(user), error: err });
       }
       throw new Pop3Failure(mailStoreReply(failure), { cause: err });
     }
@@ -774,7 +775,7 @@ export class Pop3Session extends EventEmitter {
     this._state = 'TRANSACTION';
     this.env.metrics.loginSucceeded(mechanism);
     this.log = this.log.child({ user: logName(user) });
-    this.log.info('login', {
+    this.log.info('login.succeeded', {
       mechanism,
       tls: this.secure,
       messages: mailbox.messages.length,
@@ -826,7 +827,7 @@ export class Pop3Session extends EventEmitter {
           this.secure = true;
           this.reader.clear();
           this.paused = false;
-          this.log.info('starttls', { protocol: secure.getProtocol() });
+          this.log.info('tls.starttls', { protocol: secure.getProtocol() });
           this.touch();
           resolve();
         },
@@ -921,7 +922,7 @@ export class Pop3Session extends EventEmitter {
         // Nothing of the response went out yet: a clean -ERR is still possible.
         throw new Pop3Failure(ERR.messageUnreadable, { cause: err });
       }
-      this.log.error('message_stream_failed', { index: index + 1, error: err });
+      this.log.error('message.stream_failed', { index: index + 1, error: err });
       this.destroy();
       return;
     }
@@ -969,7 +970,7 @@ export class Pop3Session extends EventEmitter {
   private cmdQuit(): void | Promise<void> {
     if (this._state === 'AUTHORIZATION') {
       // RFC 1939 section 4 (QUIT in AUTHORIZATION): no UPDATE state.
-      this.log.info('quit', { deleted: 0 });
+      this.log.info('session.quit', { deleted: 0 });
       this.finish(OK.loggingOut);
       return;
     }
@@ -995,14 +996,14 @@ export class Pop3Session extends EventEmitter {
       const seen = [...this.retrieved].filter((i) => this.deleted?.[i] !== 1);
       if (seen.length > 0) await mailbox.markSeen?.(seen);
     } catch (err) {
-      this.log.error('expunge_failed', { error: err });
+      this.log.error('mailbox.expunge_failed', { error: err });
       failed = indices.length;
     } finally {
       this.expunging = false;
       mailbox.release();
       this.mailbox = undefined;
     }
-    this.log.info('quit', { deleted: indices.length - failed, failed });
+    this.log.info('session.quit', { deleted: indices.length - failed, failed });
     this.env.metrics.messagesDeleted(indices.length - failed);
     if ((this._state as SessionState) === 'CLOSED') return;
     // RFC 1939 section 6, possible responses: "-ERR some deleted messages not removed".

@@ -81,17 +81,17 @@ export function parsePasswdFile(
       name = undefined;
     }
     if (name === undefined) {
-      log.warn('passwd_line_invalid', { file, line: lineNo });
+      log.warn('passwd.line_invalid', { file, line: lineNo });
       continue;
     }
     if (users.has(name)) {
-      log.warn('passwd_user_duplicate', { file, line: lineNo, user: name });
+      log.warn('passwd.user_duplicate', { file, line: lineNo, user: name });
       continue;
     }
     const rest = line.subarray(colon + 1);
     const next = rest.indexOf(0x3a);
     const cred = parseCredential(next === -1 ? rest : rest.subarray(0, next));
-    if (cred === undefined) log.warn('passwd_hash_unusable', { file, line: lineNo, user: name });
+    if (cred === undefined) log.warn('passwd.hash_unusable', { file, line: lineNo, user: name });
     else unknown.add(cred);
     users.set(name, cred ?? null);
   }
@@ -162,14 +162,14 @@ export class PasswdFileDatabase implements UserDatabase {
       const data = await fsp.readFile(this.file);
       const parsed = parsePasswdFile(data, this.log, this.file);
       this.snapshot = { ...parsed, stamp };
-      this.log.info('passwd_loaded', { file: this.file, users: parsed.users.size });
+      this.log.info('passwd.loaded', { file: this.file, users: parsed.users.size });
       return this.snapshot;
     } catch (err) {
       if (this.snapshot) {
-        this.log.warn('passwd_reload_failed', { file: this.file, error: err });
+        this.log.warn('passwd.reload_failed', { file: this.file, error: err });
         return this.snapshot;
       }
-      this.log.error('passwd_unavailable', { file: this.file, error: err });
+      this.log.error('passwd.unavailable', { file: this.file, error: err });
       throw new UserDatabaseUnavailableError(`cannot read the users file ${this.file}`, { cause: err });
     }
   }
