@@ -50,3 +50,10 @@ const services = hosts.map(
 );
 
 export const listeners = Object.fromEntries(hosts.map((entry, i) => [entry.name, services[i]!.listeners]));
+// What drift-check.sh compares, for the hosts reached over mutual TLS: where to read each daemon with a
+// read-only identity, and the ETag of the configuration Pulumi last applied or read there.
+export const applied = Object.fromEntries(
+  hosts.flatMap((entry, i) =>
+    entry.url === undefined ? [] : [[entry.name, { url: entry.url, etag: services[i]!.etag }]],
+  ),
+);

@@ -24,6 +24,7 @@ import {
   type AdminPki,
   type Daemon,
   type DaemonOptions,
+  type Identity,
   type NetnsHost,
   type Sshd,
   type TestNetwork,
@@ -160,7 +161,7 @@ export interface CurlAnswer {
 
 /**
  * `curl` over mutual TLS to a host's admin listener, as an operator at a
- * shell would: the deployer's certificate and key, the fleet CA.
+ * shell would: the deployer's certificate and key (or another identity), the fleet CA.
  */
 export async function curlAdmin(
   fleet: Fleet,
@@ -168,6 +169,7 @@ export async function curlAdmin(
   method: string,
   path: string,
   body?: unknown,
+  identity: Identity = fleet.pki.deployer,
 ): Promise<CurlAnswer> {
   if (host.url === undefined) throw new Error(`${host.name} has no admin listener`);
   await assertRoutedVia(host.address, fleet.network.bridge);
@@ -181,9 +183,9 @@ export async function curlAdmin(
       '--cacert',
       fleet.pki.ca.cert,
       '--cert',
-      fleet.pki.deployer.cert,
+      identity.cert,
       '--key',
-      fleet.pki.deployer.key,
+      identity.key,
       '--request',
       method,
       '--write-out',

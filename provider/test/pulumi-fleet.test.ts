@@ -57,6 +57,21 @@ describe('pulumi CLI: examples/fleet on three hosts (network namespaces), two ov
   const liveDeny = async (host: FleetHost) =>
     ((await host.daemon.admin('GET', '/v1/config')).body as { deny: string[] }).deny;
 
+  /** examples/fleet/drift-check.sh as a monitor runs it: the reader identity, and not the stack's passphrase. */
+  const readOnlyDriftCheck = async (): Promise<RunResult> => {
+    const { execa } = await import('execa');
+    const { PULUMI_CONFIG_PASSPHRASE: _passphrase, ...env } = { ...process.env, ...world.env };
+    const { reader, ca } = fleet.pki;
+    const result = await execa('./drift-check.sh', [ca.cert, reader.cert, reader.key], {
+      cwd: project.dir,
+      env,
+      extendEnv: false,
+      reject: false,
+      all: true,
+    });
+    return { exitCode: result.exitCode ?? -1, output: result.all ?? '', stdout: result.stdout };
+  };
+
   before(async () => {
     [fleet, world, work] = await Promise.all([
       startFleet({ transports: ['tls', 'tls', 'ssh'] }),
@@ -139,6 +154,37 @@ describe('pulumi CLI: examples/fleet on three hosts (network namespaces), two ov
     assert.deepEqual(await liveDeny(mail2), [fleet.otherClient]);
     assert.equal(await firstLine(mail2.address, POP3_PORT, fleet.otherClient), 'closed');
     assert.equal((await project.run(DRIFT_CHECK)).exitCode, 0, 'no drift is left');
+  });
+
+  test('the read-only drift check (drift-check.sh, a reader certificate, no passphrase) names the host that drifted', async () => {
+    const mail1 = hosts[0]!;
+    const clean = await readOnlyDriftCheck();
+    assert.equal(clean.exitCode, 0, clean.output);
+    assert.match(clean.output, /^mail1: as applied/m, clean.output);
+    assert.match(clean.output, /^mail2: as applied/m, clean.output);
+    assert.doesNotMatch(clean.output, /mail3/, 'an SSH host is left to pulumi refresh');
+
+    // The reader certificate itself may not apply: the drift is made with the deployer's, by hand.
+    const denied = await curlAdmin(fleet, mail1, 'PUT', '/v1/config', { binds: [] }, fleet.pki.reader);
+    assert.equal(denied.status, 403, denied.body);
+    const running = JSON.parse((await curlAdmin(fleet, mail1, 'GET', '/v1/config')).body) as { deny: string[] };
+    const put = await curlAdmin(fleet, mail1, 'PUT', '/v1/config', {
+      ...running,
+      deny: [...running.deny, '203.0.113.7'],
+    });
+    assert.equal(put.status, 200, put.body);
+    const drifted = await readOnlyDriftCheck();
+    assert.equal(drifted.exitCode, 1, drifted.output);
+    assert.match(
+      drifted.output,
+      /^mail1: drifted: https:\/\/\S+ runs ETag "\w+", Pulumi applied "\w+"/m,
+      drifted.output,
+    );
+    assert.match(drifted.output, /^mail2: as applied/m, drifted.output);
+
+    await project.ok(UP);
+    assert.deepEqual(await liveDeny(mail1), running.deny);
+    assert.equal((await readOnlyDriftCheck()).exitCode, 0, 'repaired');
   });
 
   test("mail1's pop3d stopped: preview fails naming it; up fails mail1 alone while the others take the change; it converges once mail1 is back", async () => {

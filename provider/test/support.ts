@@ -40,6 +40,7 @@ export {
   type AdminPki,
   type Daemon,
   type DaemonOptions,
+  type Identity,
   type Sshd,
   type TestCertificate,
   createTestNetwork,
