@@ -6,8 +6,8 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { keyFingerprint } from '@pop3-iac/schema';
-import { PulumiWorld } from './pulumi';
 import {
+  PulumiWorld,
   REPO_ROOT,
   Pop3Client,
   firstLine,
