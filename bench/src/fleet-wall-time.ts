@@ -79,6 +79,15 @@ async function hostsOf(fleet: Fleet): Promise<string> {
   return JSON.stringify(entries);
 }
 
+/** Every daemon of the fleet listens on its one bind: the create reached them all (not timed). */
+async function assertServing(fleet: Fleet): Promise<void> {
+  for (const [i, daemon] of fleet.daemons.entries()) {
+    const status = (await daemon.admin('GET', '/v1/status')).body as { listeners: unknown[] };
+    if (status.listeners.length !== 1)
+      throw new Error(`mail${i + 1} of ${fleet.daemons.length}: ${status.listeners.length} listeners after up, not 1`);
+  }
+}
+
 /** Every daemon of the fleet has applied this deny list (read over its own admin socket, not timed). */
 async function assertApplied(fleet: Fleet, deny: string[]): Promise<void> {
   for (const [i, daemon] of fleet.daemons.entries()) {
@@ -95,7 +104,8 @@ export async function fleetWallTime(reps: number, log: (line: string) => void): 
   let pki: AdminPki | undefined;
   let world: PulumiWorld | undefined;
   try {
-    [pki, world] = await Promise.all([makeAdminPki(['127.0.0.1']), PulumiWorld.create()]);
+    pki = await makeAdminPki(['127.0.0.1']);
+    world = await PulumiWorld.create();
     for (const [k, size] of FLEET_SIZES.entries()) {
       const fleet = fleets[k]!;
       await startFleet(size, pki, fleet);
@@ -115,6 +125,7 @@ export async function fleetWallTime(reps: number, log: (line: string) => void): 
     }
     for (const fleet of fleets) {
       fleet.create = (await timed(fleet.project!, UP)).seconds;
+      await assertServing(fleet);
       await assertApplied(fleet, []);
       log(`  i ${fleet.daemons.length} daemon(s): up (create) ${fmt(fleet.create)} s`);
     }
