@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { keyFingerprint } from '@pop3-iac/schema';
-import { PulumiWorld } from './pulumi';
 import {
+  PulumiWorld,
   REPO_ROOT,
   Pop3Client,
   firstLine,

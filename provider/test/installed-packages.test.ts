@@ -9,8 +9,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PulumiProject, PulumiWorld } from './pulumi';
-import { REPO_ROOT, firstLine, freePort, removeDir } from './support';
+import { PulumiProject, PulumiWorld, REPO_ROOT, firstLine, freePort, removeDir } from './support';
 
 /** The workspace packages a user installs: examples are programs to copy, and private ones (the test kit) are never packed. */
 async function publishedWorkspaces(): Promise<string[]> {

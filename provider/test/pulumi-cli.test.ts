@@ -6,9 +6,9 @@ import { strict as assert } from 'node:assert';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PulumiWorld, type PulumiProject } from './pulumi';
 import {
   POP3CTL_BIN,
+  PulumiWorld,
   firstLine,
   freePort,
   holdPort,
@@ -21,6 +21,7 @@ import {
   removeDir,
   startAliceDaemon,
   type Daemon,
+  type PulumiProject,
   type TestCertificate,
 } from './support';
 

@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { curlAdmin, POP3_PORT, startFleet, type Fleet, type FleetHost, type HostEntry } from './fleet-hosts';
-import { PulumiWorld, type PulumiProject, type RunResult } from './pulumi';
-import { REPO_ROOT, firstLine, login, removeDir } from './support';
+import { PulumiWorld, REPO_ROOT, firstLine, login, removeDir, type PulumiProject, type RunResult } from './support';
 
 const TYPE = 'pulumi-nodejs:dynamic/pop3:Pop3Service';
 const PREVIEW = ['preview', '--non-interactive'];

@@ -7,8 +7,16 @@ import { strict as assert } from 'node:assert';
 import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PulumiWorld, type PulumiProject } from './pulumi';
-import { firstLine, freePort, removeDir, serves as servesMailbox, startReadyDaemon, type Daemon } from './support';
+import {
+  PulumiWorld,
+  firstLine,
+  freePort,
+  removeDir,
+  serves as servesMailbox,
+  startReadyDaemon,
+  type Daemon,
+  type PulumiProject,
+} from './support';
 
 interface Resource {
   name: string;

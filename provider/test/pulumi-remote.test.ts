@@ -6,8 +6,8 @@
 import { strict as assert } from 'node:assert';
 import { writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { PulumiWorld, type PulumiProject } from './pulumi';
 import {
+  PulumiWorld,
   firstLine,
   freePort,
   liveListeners,
@@ -18,6 +18,7 @@ import {
   startRemoteNeighbours,
   type AdminPki,
   type Daemon,
+  type PulumiProject,
   type Sshd,
 } from './support';
 

@@ -1,7 +1,8 @@
 /**
  * What the provider tests share: the test kit's pieces (a real pop3d on ports
- * the OS picks, the POP3 client, certificates, sshd), re-exported under the
- * names the provider tests use, and small probes built on them.
+ * the OS picks, the POP3 client, certificates, sshd, the pulumi CLI),
+ * re-exported under the names the provider tests use, and small probes built
+ * on them.
  */
 import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
@@ -47,10 +48,11 @@ export {
   assertRoutedVia,
   type TestNetwork,
   type NetnsHost,
+  PulumiProject,
+  PulumiWorld,
+  REPO_ROOT,
+  type RunResult,
 } from '@pop3-iac/test-kit';
-
-/** The repository root (tests run from provider/dist/test). */
-export const REPO_ROOT = `${__dirname}/../../..`;
 
 export interface LiveConfig {
   config: Record<string, unknown>;

@@ -11,4 +11,5 @@ export * from './pop3-client';
 export * from './pop3-reply';
 export * from './pop3d-process';
 export * from './postgresql';
+export * from './pulumi';
 export * from './sshd';

@@ -1,5 +1,5 @@
 /**
- * The real `pulumi` CLI for the end-to-end tests: built by
+ * The real `pulumi` CLI for the end-to-end tests and the benchmark: built by
  * scripts/ensure-pulumi.sh, run offline against a local file backend in a
  * temp directory, with a Pulumi project per program whose node_modules is the
  * repository's (so `@pop3-iac/provider` resolves through the npm workspace
@@ -7,8 +7,11 @@
  */
 import { cp, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { REPO_ROOT } from './support';
+import { dirname, join, resolve } from 'node:path';
+import { RUNTIME_ROOT } from './pop3d-process';
+
+/** The repository: the runtime is one of its workspaces, at its top level. */
+export const REPO_ROOT = dirname(RUNTIME_ROOT);
 
 export interface RunResult {
   exitCode: number;
