@@ -130,6 +130,9 @@ describe('examples', { concurrency: true }, () => {
       // curl's LIST on mail1: alice's one message.
       assert.match(stdout, /^1 \d+\r?$/m, output);
       assert.match(output, /3 updated/, output);
+      // The read-only drift check: both mutual-TLS hosts run what Pulumi applied.
+      assert.match(stdout, /^mail1: as applied/m, output);
+      assert.match(stdout, /^mail2: as applied/m, output);
       assert.doesNotMatch(output, /PRIVATE KEY/);
       assert.match(output, /removed the lab of 198\.18\.\d+\.0\/24/, output);
     } finally {
