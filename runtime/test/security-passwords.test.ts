@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { MAX_PASSWORD_BYTES } from '../src/users/index.js';
+import { MAX_PASSWORD_BYTES } from '../src/users/index';
 import { freePort, startReadyDaemon, type Daemon, Pop3Client } from '@pop3-iac/test-kit';
 
 const LONGEST = 'L'.repeat(MAX_PASSWORD_BYTES);

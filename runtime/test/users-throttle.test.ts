@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { peerKey } from '@pop3-iac/schema';
-import { LoginThrottle } from '../src/users/index.js';
+import { LoginThrottle } from '../src/users/index';
 
 const LIMITS = { loginFailureDelayMs: 2000, loginFailureDelayMaxMs: 15000 };
 

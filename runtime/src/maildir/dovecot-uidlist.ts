@@ -25,8 +25,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
-import { MailboxUnavailableError } from './errors.js';
-import { readMaildirFile } from './open-message.js';
+import { MailboxUnavailableError } from './errors';
+import { readMaildirFile } from './open-message';
 
 export const UIDLIST_FILE = 'dovecot-uidlist';
 export const UIDLIST_LOCK = 'dovecot-uidlist.lock';

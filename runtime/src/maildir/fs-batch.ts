@@ -13,9 +13,9 @@
  */
 import { renameSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { serveRequests, WorkerClient } from '../threads/worker-rpc.js';
-import { MEASURE_CHUNK, measureMessageFileSync } from './measure-message.js';
-import { isRefusedEntry } from './open-message.js';
+import { serveRequests, WorkerClient } from '../threads/worker-rpc';
+import { MEASURE_CHUNK, measureMessageFileSync } from './measure-message';
+import { isRefusedEntry } from './open-message';
 
 /**
  * Files per step of the rename/measure pipeline: big enough that the round

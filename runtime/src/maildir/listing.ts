@@ -7,15 +7,15 @@
 import { createHash } from 'node:crypto';
 import { type BigIntStats, lstatSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { Logger } from '../log.js';
-import { MailboxRefusedError, MailboxUnavailableError } from './errors.js';
-import type { UidlSource } from './dovecot-uidls.js';
-import { FAILED, FsBatch, GONE, REFUSED } from './fs-batch.js';
-import { FS_CONCURRENCY, createMaildir, errno, mapLimit } from './fs-util.js';
-import { measureMessageFile } from './measure-message.js';
-import { deliveryTime, sizeFromName, uidlFor, uniqueName } from './names.js';
-import { isRefusedEntry } from './open-message.js';
-import type { MessageInfo } from './types.js';
+import type { Logger } from '../log';
+import { MailboxRefusedError, MailboxUnavailableError } from './errors';
+import type { UidlSource } from './dovecot-uidls';
+import { FAILED, FsBatch, GONE, REFUSED } from './fs-batch';
+import { FS_CONCURRENCY, createMaildir, errno, mapLimit } from './fs-util';
+import { measureMessageFile } from './measure-message';
+import { deliveryTime, sizeFromName, uidlFor, uniqueName } from './names';
+import { isRefusedEntry } from './open-message';
+import type { MessageInfo } from './types';
 
 /** Message sizes remembered across sessions (Maildir files never change content). */
 export const SIZE_CACHE_ENTRIES = 200_000;

@@ -28,8 +28,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
-import type { Logger } from '../log.js';
-import { readMaildirFileSync } from './open-message.js';
+import type { Logger } from '../log';
+import { readMaildirFileSync } from './open-message';
 
 /** The lock file's name in the Maildir (beside new/, cur/, tmp/, where no client looks). */
 export const LOCK_FILE = 'pop3d.lock';

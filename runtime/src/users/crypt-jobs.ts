@@ -19,7 +19,7 @@ function wasm(): typeof HashWasm {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (hashWasm ??= require('hash-wasm') as typeof HashWasm);
 }
-import { parseShaCryptSetting, shaCrypt } from './sha-crypt.js';
+import { parseShaCryptSetting, shaCrypt } from './sha-crypt';
 
 export type CryptJobKind = 'sha-crypt' | 'bcrypt' | 'argon2';
 

@@ -6,9 +6,9 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { WorkerClient } from '../threads/worker-rpc.js';
-import { type CryptJob, runCryptJob } from './crypt-jobs.js';
-import type { CryptRequest } from './crypt-worker.js';
+import { WorkerClient } from '../threads/worker-rpc';
+import { type CryptJob, runCryptJob } from './crypt-jobs';
+import type { CryptRequest } from './crypt-worker';
 
 /** Runs a password check (crypt-jobs.ts), somewhere. */
 export interface CryptRunner {

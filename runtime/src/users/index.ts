@@ -4,8 +4,8 @@ export {
   type VerifyFailure,
   UserDatabaseUnavailableError,
   checkLogin,
-} from './user-database.js';
-export { type Credential, parseCredential, MAX_PASSWORD_BYTES } from './credentials.js';
+} from './user-database';
+export { type Credential, parseCredential, MAX_PASSWORD_BYTES } from './credentials';
 export {
   type WritableScheme,
   PasswdFileDatabase,
@@ -15,15 +15,15 @@ export {
   hashPassword,
   addUser,
   isValidPasswdUserName,
-} from './passwd-file.js';
-export { shaCrypt, parseShaCryptSetting, randomCryptSalt, type ShaCryptAlgorithm } from './sha-crypt.js';
+} from './passwd-file';
+export { shaCrypt, parseShaCryptSetting, randomCryptSalt, type ShaCryptAlgorithm } from './sha-crypt';
 export {
   LoginThrottle,
   type LoginThrottleOptions,
   type ThrottleLimits,
   QUIET_PERIOD_MS,
   MAX_TRACKED_ADDRESSES,
-} from './throttle.js';
+} from './throttle';
 export {
   CryptPool,
   CryptWorkerError,
@@ -31,8 +31,8 @@ export {
   inlineCrypt,
   sharedCryptPool,
   defaultCryptWorkers,
-} from './crypt-pool.js';
-export { type CryptJob, type CryptJobKind, runCryptJob } from './crypt-jobs.js';
-export { UnknownUserCost } from './unknown-user.js';
-export { PostgresUserDatabase, CONNECT_TIMEOUT_MS, STATEMENT_TIMEOUT_MS } from './sql-userdb.js';
-export { type UserDbConfig, UserDbConfigError, loadUserDbConfig } from './userdb-file.js';
+} from './crypt-pool';
+export { type CryptJob, type CryptJobKind, runCryptJob } from './crypt-jobs';
+export { UnknownUserCost } from './unknown-user';
+export { PostgresUserDatabase, CONNECT_TIMEOUT_MS, STATEMENT_TIMEOUT_MS } from './sql-userdb';
+export { type UserDbConfig, UserDbConfigError, loadUserDbConfig } from './userdb-file';

@@ -15,13 +15,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../fs/atomic-write.js';
-import { type Logger, nullLogger } from '../log.js';
-import { type CryptRunner, sharedCryptPool } from './crypt-pool.js';
-import { type Credential, parseCredential } from './credentials.js';
-import { randomCryptSalt, shaCrypt } from './sha-crypt.js';
-import { UnknownUserCost } from './unknown-user.js';
-import { UserDatabaseUnavailableError, type UserDatabase, type VerifyResult, checkLogin } from './user-database.js';
+import { writeFileAtomic } from '../fs/atomic-write';
+import { type Logger, nullLogger } from '../log';
+import { type CryptRunner, sharedCryptPool } from './crypt-pool';
+import { type Credential, parseCredential } from './credentials';
+import { randomCryptSalt, shaCrypt } from './sha-crypt';
+import { UnknownUserCost } from './unknown-user';
+import { UserDatabaseUnavailableError, type UserDatabase, type VerifyResult, checkLogin } from './user-database';
 
 /** A user name or password that cannot be written to a passwd-file. */
 export class InvalidCredentialError extends Error {

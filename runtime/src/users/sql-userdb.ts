@@ -17,12 +17,12 @@
  * was read, an unknown user costs one SHA512-CRYPT.
  */
 import type pg from 'pg';
-import { type Logger, nullLogger } from '../log.js';
-import { type CryptRunner, sharedCryptPool } from './crypt-pool.js';
-import { type Credential, parseCredential } from './credentials.js';
-import { UnknownUserCost } from './unknown-user.js';
-import { type UserDatabase, UserDatabaseUnavailableError, type VerifyResult, checkLogin } from './user-database.js';
-import type { UserDbConfig } from './userdb-file.js';
+import { type Logger, nullLogger } from '../log';
+import { type CryptRunner, sharedCryptPool } from './crypt-pool';
+import { type Credential, parseCredential } from './credentials';
+import { UnknownUserCost } from './unknown-user';
+import { type UserDatabase, UserDatabaseUnavailableError, type VerifyResult, checkLogin } from './user-database';
+import type { UserDbConfig } from './userdb-file';
 
 /** Longest wait for a connection (new or from the pool), in milliseconds. 5 s. */
 export const CONNECT_TIMEOUT_MS = 5 * 1000;
