@@ -210,7 +210,6 @@ export class Pop3Session extends EventEmitter {
   private closing = false;
   /** The client half-closed: close once what it sent is answered. */
   private peerEnded = false;
-  private closeEmitted = false;
 
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
@@ -332,10 +331,7 @@ export class Pop3Session extends EventEmitter {
       this.mailbox = undefined;
     }
     this.log.info('disconnect', { state, user: this._user, tls: this.secure });
-    if (!this.closeEmitted) {
-      this.closeEmitted = true;
-      this.emit('close');
-    }
+    this.emit('close');
   };
 
   private readonly onTimeout = (): void => {
