@@ -54,11 +54,6 @@ export class LoginThrottle {
     return e === undefined ? 0 : this.decayed(e, this.now());
   }
 
-  /** The delay the next failure from `address` would get, in milliseconds. */
-  currentDelay(address: string, limits: ThrottleLimits): number {
-    return delayFor(this.failures(address) + 1, limits);
-  }
-
   /**
    * Records a failed login from `address` and returns how long to wait before
    * answering it, in milliseconds.
