@@ -29,7 +29,7 @@ const WORKERS = 2;
 export const GONE = -1;
 export const FAILED = -2;
 /** Renamed, but its size could not be measured. */
-export const UNMEASURED = -3;
+const UNMEASURED = -3;
 /** Not a regular file when opened (a symlink, FIFO or device): not a message, never read (see open-message.ts). */
 export const REFUSED = -4;
 /** Renamed (the rename step's result before measuring). */

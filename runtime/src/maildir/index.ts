@@ -4,7 +4,7 @@ export { type MaildirStoreOptions, MaildirStore } from './store';
 export { isValidMailboxUser, maildirBelowRoot } from './paths';
 export { uniqueName, uidlFor } from './names';
 export { measureMessageFile } from './measure-message';
-export { LOCK_FILE, LOCK_REFRESH_MS, LOCK_STALE_MS } from './mailbox-lock';
+export { LOCK_FILE, LOCK_STALE_MS } from './mailbox-lock';
 export {
   type MailStoreErrorCode,
   type RespCode,

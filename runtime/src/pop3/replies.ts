@@ -28,7 +28,7 @@ export interface ErrReply {
 }
 
 /** The one mapping from a response code and text to the wire: `-ERR [CODE] text`, or `-ERR text` without a code. */
-export function errLine(code: ResponseCode | undefined, text: string): string {
+function errLine(code: ResponseCode | undefined, text: string): string {
   return code === undefined ? `-ERR ${text}` : `-ERR [${code}] ${text}`;
 }
 

@@ -25,9 +25,9 @@ import { type UserDatabase, UserDatabaseUnavailableError, type VerifyResult, che
 import type { UserDbConfig } from './userdb-file';
 
 /** Longest wait for a connection (new or from the pool), in milliseconds. 5 s. */
-export const CONNECT_TIMEOUT_MS = 5 * 1000;
+const CONNECT_TIMEOUT_MS = 5 * 1000;
 /** Longest a password query may run on the server (statement_timeout), in milliseconds. 5 s. */
-export const STATEMENT_TIMEOUT_MS = 5 * 1000;
+const STATEMENT_TIMEOUT_MS = 5 * 1000;
 /** Client-side bound on a query, for a server that stops answering altogether, in milliseconds. 6 s. */
 const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 1000;
 /** Connections at most. 4: logins are short queries; the crypt workers are the bottleneck. */

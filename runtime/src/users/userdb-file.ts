@@ -20,7 +20,7 @@ export interface UserDbConfig {
 }
 
 /** The userdb file cannot be used; the message names the file and the field. */
-export class UserDbConfigError extends Error {
+class UserDbConfigError extends Error {
   readonly code = 'USERDB_CONFIG_INVALID';
   constructor(message: string) {
     super(message);
