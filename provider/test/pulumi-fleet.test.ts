@@ -1,9 +1,8 @@
-// examples/fleet end to end, as its README runs it (issue 14's "Done when"):
-// three hosts made of network namespaces on a test bridge (198.18.N.0/24),
-// a real pop3d in each, two reached over mutual TLS on --admin-listen and one
-// through a real OpenSSH sshd in its namespace, one stack driven by the real
-// pulumi CLI. One setup; each test() is a step that starts from where the
-// previous one left the fleet.
+// examples/fleet end to end, as its README runs it: three hosts made of network
+// namespaces on a test bridge (198.18.N.0/24), a real pop3d in each, two
+// reached over mutual TLS on --admin-listen and one through a real OpenSSH sshd
+// in its namespace, one stack driven by the real pulumi CLI. One setup; each
+// test() is a step that starts from where the previous one left the fleet.
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -157,7 +156,7 @@ describe('pulumi CLI: examples/fleet on three hosts (network namespaces), two ov
       assert.equal(failureOf(up, 'mail3'), undefined, up.output);
       // Not asserted: that mail2 and mail3 take the change meanwhile. The engine ends the whole run at the first
       // resource whose diff fails, so which hosts got their update first depends on the order it reached them
-      // (issue 14 stays open on this; see provider/README.md "A fleet").
+      // (the known limit in provider/README.md, "Reaching the daemon: `admin`").
     } finally {
       await fleet.startDaemon(mail1);
     }
@@ -182,7 +181,7 @@ describe('pulumi CLI: examples/fleet on three hosts (network namespaces), two ov
       assert.deepEqual(await liveDeny(mail3), ['192.0.2.0/24', fleet.otherClient], 'mail3 is unchanged');
       // Not asserted: that mail1 and mail2 take the change meanwhile. The engine ends the whole run at the first
       // resource whose diff fails, so which hosts got their update first depends on the order it reached them
-      // (issue 14 stays open on this; see provider/README.md "A fleet").
+      // (the known limit in provider/README.md, "Reaching the daemon: `admin`").
     } finally {
       await mail3.sshd!.restart();
     }

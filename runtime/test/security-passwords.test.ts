@@ -1,7 +1,6 @@
 /**
  * Passwords on the wire, against a real pop3d: compared as the bytes the
- * client sent (issue 11 item 8), and bounded in length before any hashing
- * (issue 11 item 5).
+ * client sent, and bounded in length before any hashing.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';

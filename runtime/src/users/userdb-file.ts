@@ -1,6 +1,6 @@
 /**
  * The `--userdb FILE.json` file: which database holds the users and how to
- * ask it (DESIGN.md, "Users in a database"):
+ * ask it (runtime/README.md, "Users in PostgreSQL"):
  *
  *   { "driver": "postgresql",
  *     "connection": "postgresql://pop3d@/mail?host=/run/postgresql",
