@@ -117,7 +117,7 @@ export class MailboxScanner {
    * modification times of new/ and cur/ stay the same: every delivery,
    * move, flag change or removal in a Maildir is a create, rename or unlink in
    * one of them, which changes its mtime. As Dovecot does, a directory
-   * changed within the last LISTING_DIRTY_MS is not trusted (a second change
+   * changed within the last LISTING_DIRTY_NS is not trusted (a second change
    * in the same clock tick would keep its mtime). So a login to an unchanged
    * mailbox costs two stat() calls, not two readdir() and a sort.
    */
