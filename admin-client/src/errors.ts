@@ -21,8 +21,6 @@ export class DaemonUnreachableError extends AdminTransportError {
   readonly code = 'DAEMON_UNREACHABLE';
   /** The OS error (ENOENT, ECONNREFUSED, EACCES, EHOSTUNREACH, …), or the SSH channel failure. */
   readonly osCode: string;
-  /** Kept for callers of the socket-only client: the socket path, or the target. */
-  readonly socketPath: string;
   constructor(
     where: string,
     cause: { code?: string; message: string },
@@ -31,7 +29,6 @@ export class DaemonUnreachableError extends AdminTransportError {
   ) {
     super(where, `cannot reach pop3d at ${where}: ${remedy ?? describe(cause, local)}`);
     this.osCode = cause.code ?? 'UNKNOWN';
-    this.socketPath = where;
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
- * Where a daemon's admin API is, in the three shapes DESIGN.md fixes for the
- * provider's `admin` input, and the URL form pop3ctl takes (`unix:///path`,
+ * Where a daemon's admin API is, in the three shapes of the provider's `admin`
+ * input (provider/README.md, "Reaching the daemon: `admin`"), and the URL form pop3ctl takes (`unix:///path`,
  * `https://host:port`, `ssh://user@host[:port]/path`).
  */
 import { AdminTargetError } from './errors';

@@ -2,10 +2,10 @@
  * `npm run bench`: pop3d against Dovecot (Debian's dovecot-pop3d, in its
  * default and its high-performance mode) on the same Maildir tree, driven
  * by the same load generator, servers alternating; prints one table and
- * writes it into bench/RESULTS.md. Scenarios a–f of issue 6; g (admin apply
- * latency over the socket, mutual TLS and SSH, issue 14) and i (the pulumi
- * CLI's wall time on examples/fleet for 1, 3 and 10 daemons, issue 14) need
- * no Dovecot and print their own lines.
+ * writes it into bench/RESULTS.md. Scenarios a–i as bench/README.md "What runs"
+ * lists them; g (admin apply latency over the socket, mutual TLS and SSH) and
+ * i (the pulumi CLI's wall time on examples/fleet for 1, 3 and 10 daemons)
+ * need no Dovecot and print their own lines.
  *
  * Runs as root (it installs dovecot-pop3d when missing, creates the
  * unprivileged user both servers run as, starts Dovecot's master); only
@@ -570,7 +570,7 @@ async function main(): Promise<void> {
   const verdictText = verdicts.length
     ? [
         '',
-        'Targets (issue 6, against Dovecot high-performance mode unless absolute):',
+        'Targets (against Dovecot high-performance mode unless absolute):',
         '',
         ...verdicts.map(
           (v) =>

@@ -1,6 +1,6 @@
 /**
  * The one table: absolute figures per server, pop3d's ratio to each Dovecot
- * mode, and each target of issue 6 (against Dovecot's high-performance mode
+ * mode, and each target (against Dovecot's high-performance mode
  * unless the target is absolute) with whether it is met.
  */
 import type { Figures, ServerId } from './scenarios';

@@ -1,5 +1,5 @@
 /**
- * Scenarios a–f of issue 6, each run against one server at a time with the
+ * Scenarios a–f (bench/README.md "What runs"), each run against one server at a time with the
  * same load generator. Each returns named figures; main.ts alternates the
  * servers and builds the table.
  */

@@ -493,7 +493,7 @@ function identityField(news: Props): string {
 }
 
 /** The schema's input from a resource's inputs: everything but adminSocket and the serialized provider. */
-export function configInputOf(inputs: Props): Props {
+function configInputOf(inputs: Props): Props {
   const config: Props = {};
   for (const [key, value] of Object.entries(inputs)) {
     if (

@@ -173,7 +173,7 @@ function labelsAsOwner(labels: OwnerLabels): Owner {
 }
 
 /** A value for a one-line message: redacted configs only, long values cut. */
-export function show(value: unknown): string {
+function show(value: unknown): string {
   const text = value === undefined ? '(unset)' : JSON.stringify(value);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

@@ -96,7 +96,7 @@ export type AdminArgs = AdminSocketArgs | AdminTlsArgs | AdminSshArgs;
 
 export interface Pop3ServiceArgs {
   /**
-   * How to reach the daemon (DESIGN.md "The provider across hosts"). The resource is the daemon
+   * How to reach the daemon (provider/README.md "Reaching the daemon: `admin`"). The resource is the daemon
    * behind it (its `instanceId`): the same daemon reached another way is an update, another daemon
    * a replace. A remote target is stored as a secret (it holds a private key).
    */

@@ -1,5 +1,5 @@
 /**
- * The `admin` input (DESIGN.md "The provider across hosts"): which daemon a
+ * The `admin` input (provider/README.md "Reaching the daemon: `admin`"): which daemon a
  * Pop3Service talks to and how. `adminSocket: '...'` is the shorthand of
  * `admin: { socket }`, and the form a local socket is stored in, so a stack
  * written before `admin` existed shows no diff.

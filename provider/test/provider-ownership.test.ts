@@ -1,6 +1,7 @@
-// One owner per daemon (issue 13), at the provider's methods, against real
-// pop3d processes: who may create, update and delete, what each refusal says,
-// and, after each step, that a POP3 client is still served where it should be.
+// One owner per daemon (provider/README.md "Ownership"), at the provider's
+// methods, against real pop3d processes: who may create, update and delete,
+// what each refusal says, and, after each step, that a POP3 client is still
+// served where it should be.
 import { strict as assert } from 'node:assert';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

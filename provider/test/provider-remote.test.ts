@@ -1,8 +1,8 @@
-// The `admin` input at the provider's methods (issue 14): one real pop3d on
-// loopback with --admin-listen (certificates from a real openssl PKI) and a
-// real OpenSSH sshd in front of its socket. The same daemon reached over
-// mutual TLS, then through SSH, is one resource (an update, never a replace),
-// and a host key that does not match fails naming the host.
+// The `admin` input at the provider's methods: one real pop3d on loopback with
+// --admin-listen (certificates from a real openssl PKI) and a real OpenSSH sshd
+// in front of its socket. The same daemon reached over mutual TLS, then through
+// SSH, is one resource (an update, never a replace), and a host key that does
+// not match fails naming the host.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import type * as pulumi from '@pulumi/pulumi';

@@ -1,7 +1,8 @@
 // End to end, as an operator runs it: the real `pulumi` CLI (local file
 // backend, offline) drives Pop3Service against a real pop3d. One stack goes
-// through the whole life cycle; each step is one of issue 5's "Done when"
-// bullets. Programs are generated TypeScript, type-checked by Pulumi's ts-node.
+// through the whole life cycle; each step is one of provider/README.md's "What
+// each step does". Programs are generated TypeScript, type-checked by Pulumi's
+// ts-node.
 import { strict as assert } from 'node:assert';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

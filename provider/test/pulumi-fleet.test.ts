@@ -1,9 +1,8 @@
-// examples/fleet end to end, as its README runs it (issue 14's "Done when"):
-// three hosts made of network namespaces on a test bridge (198.18.N.0/24),
-// a real pop3d in each, two reached over mutual TLS on --admin-listen and one
-// through a real OpenSSH sshd in its namespace, one stack driven by the real
-// pulumi CLI. One setup; each test() is a step that starts from where the
-// previous one left the fleet.
+// examples/fleet end to end, as its README runs it: three hosts made of network
+// namespaces on a test bridge (198.18.N.0/24), a real pop3d in each, two
+// reached over mutual TLS on --admin-listen and one through a real OpenSSH sshd
+// in its namespace, one stack driven by the real pulumi CLI. One setup; each
+// test() is a step that starts from where the previous one left the fleet.
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

@@ -1,8 +1,8 @@
-// One owner per daemon (issue 13) through the real `pulumi` CLI (local file
-// backend, offline), each case of the issue's "Done when" a named test. One
+// One owner per daemon through the real `pulumi` CLI (local file backend,
+// offline), each promise of provider/README.md "Ownership" a named test. One
 // project and one daemon go through the cases in order (a second stack joins
-// for its case), so the whole file is about twenty pulumi commands. After
-// each case a POP3 client logs in where the daemon should still serve.
+// for its case), so the whole file is about twenty pulumi commands. After each
+// case a POP3 client logs in where the daemon should still serve.
 import { strict as assert } from 'node:assert';
 import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

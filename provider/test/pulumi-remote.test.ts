@@ -1,8 +1,8 @@
-// End to end across hosts (issue 14), as a pipeline on another machine runs
-// it: the real `pulumi` CLI drives two Pop3Service, one reaching its pop3d
-// over mutual TLS (--admin-listen, certificates from a real openssl PKI), one
-// through a real OpenSSH sshd to the daemon's socket. Both daemons on
-// loopback. The state never holds a private key.
+// End to end across hosts, as a pipeline on another machine runs it: the real
+// `pulumi` CLI drives two Pop3Service, one reaching its pop3d over mutual TLS
+// (--admin-listen, certificates from a real openssl PKI), one through a real
+// OpenSSH sshd to the daemon's socket. Both daemons on loopback. The state
+// never holds a private key.
 import { strict as assert } from 'node:assert';
 import { writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';

@@ -7,7 +7,7 @@
  * is written when the process exits (normally, by process.exit or after an
  * uncaught exception). Only a SIGKILL can lose lines: those of the last turn.
  */
-import type { LogStream } from './log.js';
+import type { LogStream } from './log';
 
 /** Pending octets (about) beyond which the lines are written at once rather than at the end of the turn. 64 KiB. */
 const FLUSH_AT = 64 * 1024;

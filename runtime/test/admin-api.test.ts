@@ -1,6 +1,6 @@
-// The admin API contract (DESIGN.md "Admin socket") against the real pop3d,
-// with curl as the client a user would reach for, and raw requests for the
-// malformed cases.
+// The admin API contract (runtime/README.md "Admin API") against the real
+// pop3d, with curl as the client a user would reach for, and raw requests for
+// the malformed cases.
 import { strict as assert } from 'node:assert';
 import { stat } from 'node:fs/promises';
 import { request } from 'node:http';

@@ -1,7 +1,8 @@
-// Fuzzing the admin API (issue 7, item 1): random methods, paths, headers and
-// bodies, and raw bytes on the socket. Every error is JSON {code, message};
-// no answer carries key material; afterwards GET /v1/status answers and POP3
-// is served. `npm run fuzz` runs the same properties 10^5 times.
+// Fuzzing the admin API (runtime/README.md, Guarantees: "Bad input is
+// survived"): random methods, paths, headers and bodies, and raw bytes on the
+// socket. Every error is JSON {code, message}; no answer carries key material;
+// afterwards GET /v1/status answers and POP3 is served. `npm run fuzz` runs the
+// same properties 10^5 times.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import {

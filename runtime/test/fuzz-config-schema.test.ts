@@ -1,7 +1,8 @@
-// Fuzzing the configuration schema with random JSON (issue 7, item 1): only
-// zod's error path, never a throw; issues are paths and sentences that never
-// echo an inline key; a valid input's canonical form is a fixed point.
-// `npm run fuzz` runs the same property 10^5 times.
+// Fuzzing the configuration schema with random JSON (runtime/README.md,
+// Guarantees: "Bad input is survived"): only zod's error path, never a throw;
+// issues are paths and sentences that never echo an inline key; a valid input's
+// canonical form is a fixed point. `npm run fuzz` runs the same property 10^5
+// times.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { checkConfigInput, fuzzSchema, SECRET_MARKER, type SchemaFuzzStats } from '../fuzz/schema-fuzz';

@@ -1,8 +1,9 @@
 // Fuzzing the POP3 command parser and session state machine against the real
-// pop3d (issue 7, item 1): random command sequences and raw bytes (NUL, CR,
-// 8-bit, overlong lines) split at random points. Every reply must be RFC
-// grammar, one per line and in order; the process never dies; a new
-// connection is still served. `npm run fuzz` runs the same property 10^5 times.
+// pop3d (runtime/README.md, Guarantees: "Bad input is survived"): random
+// command sequences and raw bytes (NUL, CR, 8-bit, overlong lines) split at
+// random points. Every reply must be RFC grammar, one per line and in order;
+// the process never dies; a new connection is still served. `npm run fuzz` runs
+// the same property 10^5 times.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { fuzzConfig, fuzzSessions, FUZZ_USERS, newStats, runSessionCase, stillServes } from '../fuzz/session-fuzz';

@@ -1,8 +1,8 @@
-// Fuzzing the PROXY protocol parser (issue 15): valid v1 and v2 headers split
-// at every byte and in random chunkings come out whole with the bytes after
-// them untouched; every prefix is "need more"; TLVs that overrun are refused;
-// random and mutated bytes never throw and never make it wait past a header's
-// bound. `npm run fuzz -- --only proxy` runs the same properties 10^5 times.
+// Fuzzing the PROXY protocol parser: valid v1 and v2 headers split at every
+// byte and in random chunkings come out whole with the bytes after them
+// untouched; every prefix is "need more"; TLVs that overrun are refused; random
+// and mutated bytes never throw and never make it wait past a header's bound.
+// `npm run fuzz -- --only proxy` runs the same properties 10^5 times.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';

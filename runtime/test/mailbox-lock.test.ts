@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LOCK_FILE, LOCK_STALE_MS } from '../src/maildir/index.js';
+import { LOCK_FILE, LOCK_STALE_MS } from '../src/maildir/index';
 import { freePort, startReadyDaemon, writeMaildir, type Daemon, login, Pop3Client } from '@pop3-iac/test-kit';
 
 const IN_USE = '-ERR [IN-USE] Mailbox is locked by another session';

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { EncoderLane, ENCODER_CHUNK } from '../src/maildir/crlf-encoder.js';
-import { Normaliser } from '../src/maildir/normalise.js';
+import { EncoderLane, ENCODER_CHUNK } from '../src/maildir/crlf-encoder';
+import { Normaliser } from '../src/maildir/normalise';
 
 /** What RETR sends for `chunks` through the encoder (one lane, regions alternating as streamMessage does). */
 function encode(chunks: readonly Buffer[]): Buffer {

@@ -18,7 +18,7 @@ import {
   isValidMailboxUser,
   measureMessageFile,
   uidlFor,
-} from '../src/maildir/index.js';
+} from '../src/maildir/index';
 import { listMessages, makeMaildir, makeTempDir, removeDir } from '@pop3-iac/test-kit';
 
 /** Collects what a mailbox writes; optionally slow, to exercise backpressure. */

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidMaildirPathError, maildirBelowRoot } from '../src/maildir/index.js';
+import { InvalidMaildirPathError, maildirBelowRoot } from '../src/maildir/index';
 
 describe('Maildir paths from a user database', () => {
   it('takes PostfixAdmin-style relative paths below the root', () => {

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { DaemonMetrics, refusalReason } from '../src/observability/metrics.js';
-import { parseMetricsListen as parseListenAddress } from '../src/observability/metrics-listener.js';
-import { type Harness, startHarness } from './support/harness.js';
+import { DaemonMetrics, refusalReason } from '../src/observability/metrics';
+import { parseMetricsListen as parseListenAddress } from '../src/observability/metrics-listener';
+import { type Harness, startHarness } from './support/harness';
 import { makeMaildir } from '@pop3-iac/test-kit';
 
 /** The value of one sample line (`name{labels} value`) in a scrape, or undefined. */

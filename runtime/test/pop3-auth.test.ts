@@ -3,8 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { decodePlainResponse } from '../src/pop3/index.js';
-import { type Harness, startHarness } from './support/harness.js';
+import { decodePlainResponse } from '../src/pop3/index';
+import { type Harness, startHarness } from './support/harness';
 import { makeMaildir } from '@pop3-iac/test-kit';
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');

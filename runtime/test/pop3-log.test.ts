@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { createLogger } from '../src/log.js';
-import { BatchedLogStream } from '../src/log-batch.js';
+import { createLogger } from '../src/log';
+import { BatchedLogStream } from '../src/log-batch';
 
 /** The `event` of each JSON line in one write of a batched stream, in order. */
 function eventsOf(text: string): string[] {

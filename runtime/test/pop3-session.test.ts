@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { type Harness, startHarness } from './support/harness.js';
+import { type Harness, startHarness } from './support/harness';
 import { listMessages, makeMaildir } from '@pop3-iac/test-kit';
 
 const MSG1 = 'From: a@example.org\r\nSubject: one\r\n\r\nHello\r\n';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { isLoopback } from '@pop3-iac/schema';
-import { type Harness, type HarnessOptions, startHarness } from './support/harness.js';
+import { type Harness, type HarnessOptions, startHarness } from './support/harness';
 import { makeMaildir, makeTempDir, removeDir, Pop3Client, makeCertificate } from '@pop3-iac/test-kit';
 
 const MSG = 'Subject: hi\r\n\r\nhello\r\n';

@@ -1,9 +1,9 @@
-// Behind a real HAProxy (issue 15): two pop3d on one Maildir tree, POP3 and
-// POP3S listeners marked `proxy`, HAProxy in TCP mode with `send-proxy-v2`
-// (and `send-proxy`, v1, on a third frontend) and `check-send-proxy` health
-// checks. The client address HAProxy forwards is the one pop3d admits,
-// refuses, logs and counts; nobody else can send a header, and a proxy
-// listener greets no one before a valid header.
+// Behind a real HAProxy (runtime/README.md "Behind HAProxy"): two pop3d on one
+// Maildir tree, POP3 and POP3S listeners marked `proxy`, HAProxy in TCP mode
+// with `send-proxy-v2` (and `send-proxy`, v1, on a third frontend) and
+// `check-send-proxy` health checks. The client address HAProxy forwards is the
+// one pop3d admits, refuses, logs and counts; nobody else can send a header,
+// and a proxy listener greets no one before a valid header.
 import { strict as assert } from 'node:assert';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,8 +1,9 @@
-// Abuse (issue 7, item 3), against the real pop3d: slow and idle clients are
-// cut at the configured timeouts without starving others; the per-IP
-// connection cap; a login-failure delay that grows per address and never
-// slows another address; disconnect after too many bad commands; a 1 MB line;
-// clients that never read while RETRieving 20 MB messages (memory bounded).
+// Abuse (runtime/README.md, Guarantees: "Abuse"), against the real pop3d: slow
+// and idle clients are cut at the configured timeouts without starving others;
+// the per-IP connection cap; a login-failure delay that grows per address and
+// never slows another address; disconnect after too many bad commands; a 1 MB
+// line; clients that never read while RETRieving 20 MB messages (memory
+// bounded).
 import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';

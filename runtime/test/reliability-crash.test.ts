@@ -1,9 +1,10 @@
-// Crash safety (issue 7, item 2; issue 3's kill -9 test): the real pop3d is
-// killed with SIGKILL in the middle of a QUIT that deletes 1,000 messages, at
-// random moments during sessions doing DELE+QUIT, during applies, and the
-// persisted-config write is killed in a loop. After each restart: no message
-// lost that a completed QUIT did not delete, no file changed or half-written,
-// the persisted configuration is the old one or the new one, and pop3d serves.
+// Crash safety (runtime/README.md, Guarantees: "Mail is never lost"): the real
+// pop3d is killed with SIGKILL in the middle of a QUIT that deletes 1,000
+// messages, at random moments during sessions doing DELE+QUIT, during applies,
+// and the persisted-config write is killed in a loop. After each restart: no
+// message lost that a completed QUIT did not delete, no file changed or
+// half-written, the persisted configuration is the old one or the new one, and
+// pop3d serves.
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';

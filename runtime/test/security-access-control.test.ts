@@ -1,8 +1,8 @@
-// Access control that cannot be bypassed (issue 7, item 5): a deny holds
-// against IPv4-mapped IPv6, against every other IPv6 spelling of the same
-// address, against zone ids, and against a PROXY protocol header on a listener
-// not marked `proxy` (there such a line is an unknown command from the real
-// peer; proxy listeners are in proxy-haproxy.test.ts).
+// Access control that cannot be bypassed (runtime/README.md, Guarantees): a
+// deny holds against IPv4-mapped IPv6, against every other IPv6 spelling of the
+// same address, against zone ids, and against a PROXY protocol header on a
+// listener not marked `proxy` (there such a line is an unknown command from the
+// real peer; proxy listeners are in proxy-haproxy.test.ts).
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';

@@ -1,8 +1,8 @@
-// Admin inputs that could stall the daemon (issue 11, item 7), against the
-// real pop3d: 60,000 binds (or 20,000 deny patterns) are refused with a
-// message naming the field and the cap, instead of being compared pairwise;
-// a certFile that is a FIFO is refused as not a regular file, and the admin
-// API (and its config lock) keeps answering.
+// Admin inputs that could stall the daemon, against the real pop3d: 60,000
+// binds (or 20,000 deny patterns) are refused with a message naming the field
+// and the cap, instead of being compared pairwise; a certFile that is a FIFO is
+// refused as not a regular file, and the admin API (and its config lock) keeps
+// answering.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';

@@ -1,7 +1,7 @@
-// The admin socket and secrets (issue 7, item 6), against the real pop3d: the
-// socket is mode 0600 and another user cannot connect to it; request bodies
-// and headers are capped; no secret (private key, password, AUTH payload,
-// message content) appears in any response or log line.
+// The admin socket and secrets (runtime/README.md, Guarantees), against the
+// real pop3d: the socket is mode 0600 and another user cannot connect to it;
+// request bodies and headers are capped; no secret (private key, password, AUTH
+// payload, message content) appears in any response or log line.
 import { strict as assert } from 'node:assert';
 import { chmod, readFile, stat } from 'node:fs/promises';
 import { request } from 'node:http';

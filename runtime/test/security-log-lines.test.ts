@@ -1,8 +1,8 @@
-// What pop3d's log says, and does not (issue 11, item 9), against the real
-// daemon: U+2028/U+2029 in a logged value are escaped (a JSON line stays one
-// line for every reader); an unknown user name (often a password typed into
-// the wrong field) is logged as a per-process HMAC tag, never verbatim; a
-// POP3S client that never finishes its handshake is logged and counted.
+// What pop3d's log says, and does not, against the real daemon: U+2028/U+2029
+// in a logged value are escaped (a JSON line stays one line for every reader);
+// an unknown user name (often a password typed into the wrong field) is logged
+// as a per-process HMAC tag, never verbatim; a POP3S client that never finishes
+// its handshake is logged and counted.
 import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
 import { connect } from 'node:net';

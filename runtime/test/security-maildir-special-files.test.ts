@@ -1,10 +1,10 @@
-// FIFOs and devices in a Maildir never stall pop3d (issue 11, item 3), with
-// the real daemon and real special files: a FIFO, a symlink to /dev/zero and
-// a character device in one's own Maildir are neither listed nor opened for
-// reading, also when renamed over a message after the listing, and also in a
-// mailbox big enough for the file-system worker; another user's session is
-// served meanwhile. And the worker itself, given a FIFO or /dev/zero to
-// measure, answers instead of blocking.
+// FIFOs and devices in a Maildir never stall pop3d, with the real daemon and
+// real special files: a FIFO, a symlink to /dev/zero and a character device in
+// one's own Maildir are neither listed nor opened for reading, also when
+// renamed over a message after the listing, and also in a mailbox big enough
+// for the file-system worker; another user's session is served meanwhile. And
+// the worker itself, given a FIFO or /dev/zero to measure, answers instead of
+// blocking.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, rename, symlink, writeFile } from 'node:fs/promises';

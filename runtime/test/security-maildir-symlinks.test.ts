@@ -1,8 +1,8 @@
-// Symlinks in a Maildir are never followed (issue 11, item 2), against the
-// real pop3d: a symlink planted in one's own cur/ (to another user's message,
-// to the passwd-file) is not listed; one renamed over a listed message is not
-// served; a Maildir (or its cur/) that is a symlink to another user's is
-// refused with [SYS/PERM], also while that user is logged in.
+// Symlinks in a Maildir are never followed, against the real pop3d: a symlink
+// planted in one's own cur/ (to another user's message, to the passwd-file) is
+// not listed; one renamed over a listed message is not served; a Maildir (or
+// its cur/) that is a symlink to another user's is refused with [SYS/PERM],
+// also while that user is logged in.
 import { strict as assert } from 'node:assert';
 import { mkdir, readdir, rename, symlink } from 'node:fs/promises';
 import { join } from 'node:path';

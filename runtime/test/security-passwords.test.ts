@@ -1,14 +1,13 @@
 /**
  * Passwords on the wire, against a real pop3d: compared as the bytes the
- * client sent (issue 11 item 8), and bounded in length before any hashing
- * (issue 11 item 5).
+ * client sent, and bounded in length before any hashing.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { MAX_PASSWORD_BYTES } from '../src/users/index.js';
+import { MAX_PASSWORD_BYTES } from '../src/users/index';
 import { freePort, startReadyDaemon, type Daemon, Pop3Client } from '@pop3-iac/test-kit';
 
 const LONGEST = 'L'.repeat(MAX_PASSWORD_BYTES);

@@ -1,7 +1,7 @@
-// Refused connections end in a destroyed socket (issue 11, item 1): a client
-// over maxConnectionsPerIp that sends a command before reading its -ERR, or
-// that never reads and never closes, must not keep a descriptor in pop3d.
-// Counted in /proc/<pid>/fd of the real daemon.
+// Refused connections end in a destroyed socket: a client over
+// maxConnectionsPerIp that sends a command before reading its -ERR, or that
+// never reads and never closes, must not keep a descriptor in pop3d. Counted in
+// /proc/<pid>/fd of the real daemon.
 import { strict as assert } from 'node:assert';
 import { readdir } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';

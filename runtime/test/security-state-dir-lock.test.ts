@@ -1,7 +1,7 @@
-// One pop3d per --state-dir (issue 11, item 9): a second daemon started on
-// the state directory of a running one refuses to start before writing
-// anything: the first one's persisted configuration, its files and its admin
-// socket are untouched. A lock left by a killed daemon does not block a restart.
+// One pop3d per --state-dir: a second daemon started on the state directory of
+// a running one refuses to start before writing anything: the first one's
+// persisted configuration, its files and its admin socket are untouched. A lock
+// left by a killed daemon does not block a restart.
 import { strict as assert } from 'node:assert';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,8 +1,7 @@
-// TLS sessions after the handshake (issue 11, item 6), against the real pop3d
-// and a real client: `openssl s_client -tls1_2` asking to renegotiate (its
-// `R` command) is refused and the connection ends, on POP3S and after STLS;
-// a fatal TLS error after the handshake (a forged record) ends the session
-// instead of leaving it idle.
+// TLS sessions after the handshake, against the real pop3d and a real client:
+// `openssl s_client -tls1_2` asking to renegotiate (its `R` command) is refused
+// and the connection ends, on POP3S and after STLS; a fatal TLS error after the
+// handshake (a forged record) ends the session instead of leaving it idle.
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

@@ -1,8 +1,8 @@
-// TLS (issue 7, item 4), against the real pop3d: TLS 1.2 is the minimum by
-// default and the minimum is configurable live; a certificate replaced by an
-// apply reaches new handshakes (POP3S and STLS) without a restart while open
-// sessions continue; a certificate that does not match its key is refused at
-// validation and changes nothing.
+// TLS (runtime/README.md, Guarantees: "TLS"), against the real pop3d: TLS 1.2
+// is the minimum by default and the minimum is configurable live; a certificate
+// replaced by an apply reaches new handshakes (POP3S and STLS) without a
+// restart while open sessions continue; a certificate that does not match its
+// key is refused at validation and changes nothing.
 import { strict as assert } from 'node:assert';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';

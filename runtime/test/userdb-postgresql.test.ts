@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CryptPool, PostgresUserDatabase } from '../src/users/index.js';
+import { CryptPool, PostgresUserDatabase } from '../src/users/index';
 import { costOf, recording } from './support/crypt-jobs';
 import {
   POP3D_BIN,

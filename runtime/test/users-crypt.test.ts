@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseShaCryptSetting, shaCrypt } from '../src/users/index.js';
+import { parseShaCryptSetting, shaCrypt } from '../src/users/index';
 
 const LONG = 'a very much longer text to encrypt.  This one even stretches over morethan one line.';
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/log';
 import {
   CryptPool,
   InvalidCredentialError,
@@ -16,7 +16,7 @@ import {
   hashPassword,
   parseCredential,
   shaCrypt,
-} from '../src/users/index.js';
+} from '../src/users/index';
 import { makeTempDir, removeDir } from '@pop3-iac/test-kit';
 
 const ssha = (alg: 'sha256' | 'sha512', pw: string, salt: Buffer): string =>

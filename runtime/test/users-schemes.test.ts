@@ -10,8 +10,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { argon2id } from 'hash-wasm';
-import { CryptPool, MAX_PASSWORD_BYTES, PasswdFileDatabase, hashPassword } from '../src/users/index.js';
-import { costOf, recording } from './support/crypt-jobs.js';
+import { CryptPool, MAX_PASSWORD_BYTES, PasswdFileDatabase, hashPassword } from '../src/users/index';
+import { costOf, recording } from './support/crypt-jobs';
 import { makeTempDir, removeDir } from '@pop3-iac/test-kit';
 
 const doveadm = (scheme: string, password: string): string =>

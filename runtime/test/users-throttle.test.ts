@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { peerKey } from '@pop3-iac/schema';
-import { LoginThrottle } from '../src/users/index.js';
+import { LoginThrottle } from '../src/users/index';
 
 const LIMITS = { loginFailureDelayMs: 2000, loginFailureDelayMaxMs: 15000 };
 
@@ -21,7 +21,7 @@ describe('login throttle', () => {
     t.recordFailure('::ffff:192.0.2.1', LIMITS);
     assert.equal(t.failures('192.0.2.1'), 2);
     assert.equal(t.failures('192.0.2.2'), 0);
-    assert.equal(t.currentDelay('192.0.2.2', LIMITS), 2000);
+    assert.equal(t.recordFailure('192.0.2.2', LIMITS), 2000);
     assert.equal(t.recordFailure('2001:db8::1', LIMITS), 2000);
   });
 

@@ -1,8 +1,8 @@
 /** The port range rule, written once: a TCP port a listener binds, 1 to 65535 (0 would ask the OS to choose). */
 import { z } from 'zod';
 
-export const MIN_PORT = 1;
-export const MAX_PORT = 65535;
+const MIN_PORT = 1;
+const MAX_PORT = 65535;
 export const PORT_RANGE = `from ${MIN_PORT} to ${MAX_PORT}`;
 
 export function isPort(value: unknown): value is number {

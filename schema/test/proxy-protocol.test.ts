@@ -1,6 +1,7 @@
-// The PROXY protocol fields (issue 15): `proxy` on structured binds, and
-// `proxyProtocol` with its cross-field rule; their canonical form, diff and
-// listeners; and a configuration without them keeps the form it had.
+// The PROXY protocol fields (schema/README.md "PROXY protocol"): `proxy` on
+// structured binds, and `proxyProtocol` with its cross-field rule; their
+// canonical form, diff and listeners; and a configuration without them keeps
+// the form it had.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { canonicalize, diffConfigs, listenerKey, listenersOf, parseConfig, planListeners } from '../src';

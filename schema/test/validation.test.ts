@@ -1,5 +1,5 @@
-// Every validation rule of DESIGN.md, table-driven: the input, the exact path
-// the operator is pointed at, and the words the message must contain.
+// Every validation rule of config-schema.ts, table-driven: the input, the exact
+// path the operator is pointed at, and the words the message must contain.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';

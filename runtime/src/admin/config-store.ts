@@ -9,7 +9,7 @@ import type { CanonicalConfig } from '@pop3-iac/schema';
 import { removeInterruptedWrites, writeFileAtomic } from '../fs/atomic-write';
 import type { Owner } from './owner';
 
-export const PERSISTED_CONFIG_FILE = 'config.json';
+const PERSISTED_CONFIG_FILE = 'config.json';
 
 export interface PersistedConfig {
   generation: number;

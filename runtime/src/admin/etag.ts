@@ -1,7 +1,7 @@
 /** ETags of configurations: a hash of the canonical JSON with keys in a fixed order. */
 import { createHash } from 'node:crypto';
 
-export function stableJson(value: unknown): string {
+function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)

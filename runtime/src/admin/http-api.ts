@@ -16,7 +16,7 @@ import type { DaemonMetrics } from '../observability/metrics';
 import type { StatusReport } from './status';
 
 /** Largest request body accepted, in bytes: a config with a PEM chain is a few KB. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 type Handler = (request: IncomingMessage) => Promise<Reply>;
 interface Reply {

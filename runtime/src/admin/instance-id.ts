@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export const INSTANCE_ID_FILE = 'instance-id';
+const INSTANCE_ID_FILE = 'instance-id';
 /** The header that carries the identity is the admin API's contract. */
 export { INSTANCE_ID_HEADER } from '@pop3-iac/admin-client';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -10,10 +10,10 @@
 import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const PID_FILE = 'pop3d.pid';
+const PID_FILE = 'pop3d.pid';
 
 /** Another daemon holds the state directory. */
-export class StateDirLockedError extends Error {
+class StateDirLockedError extends Error {
   readonly code = 'STATE_DIR_LOCKED';
   constructor(stateDir: string, pid: number) {
     super(

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { Server } from 'node:http';
 
-export const ADMIN_SOCKET_MODE = 0o600;
+const ADMIN_SOCKET_MODE = 0o600;
 
 function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {

@@ -10,11 +10,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { generateSelfSignedCertificate } from '../tls/self-signed';
 
-export const DEMO_USER = 'demo';
-export const DEMO_PASSWORD = 'demo';
+const DEMO_USER = 'demo';
+const DEMO_PASSWORD = 'demo';
 /** The demo's ports; POP3D_DEMO_PORT and POP3D_DEMO_SSL_PORT move them when 1110 or 1995 is taken. */
-export const DEMO_PORT = Number(process.env.POP3D_DEMO_PORT ?? 1110);
-export const DEMO_SSL_PORT = Number(process.env.POP3D_DEMO_SSL_PORT ?? 1995);
+const DEMO_PORT = Number(process.env.POP3D_DEMO_PORT ?? 1110);
+const DEMO_SSL_PORT = Number(process.env.POP3D_DEMO_SSL_PORT ?? 1995);
 const DEMO_HOST = '127.0.0.1';
 
 export interface DemoPaths {
@@ -28,7 +28,7 @@ export interface DemoPaths {
   keyFile: string;
 }
 
-export function demoRoot(): string {
+function demoRoot(): string {
   const base = process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state');
   return join(base, 'pop3d-demo');
 }

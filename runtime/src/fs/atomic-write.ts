@@ -14,7 +14,7 @@ function escapeRegExp(text: string): string {
 }
 
 /** The names writeFileAtomic() gives its temp files for `file`. */
-export function atomicTempPattern(file: string): RegExp {
+function atomicTempPattern(file: string): RegExp {
   return new RegExp(`^\\.${escapeRegExp(basename(file))}\\.[0-9a-f]{12}\\.tmp$`);
 }
 

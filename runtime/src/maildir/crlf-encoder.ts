@@ -11,7 +11,7 @@
  * region is reused only after the write that took it has called back. A lane
  * serves one message at a time; idle lanes are kept in a small pool.
  */
-import { CRLF_KERNEL_WASM } from './crlf-kernel-wasm.js';
+import { CRLF_KERNEL_WASM } from './crlf-kernel-wasm';
 
 /** Octets read from the file per chunk. */
 export const ENCODER_CHUNK = 128 * 1024;

@@ -25,16 +25,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
-import { MailboxUnavailableError } from './errors.js';
-import { readMaildirFile } from './open-message.js';
+import { MailboxUnavailableError } from './errors';
+import { readMaildirFile } from './open-message';
 
-export const UIDLIST_FILE = 'dovecot-uidlist';
-export const UIDLIST_LOCK = 'dovecot-uidlist.lock';
+const UIDLIST_FILE = 'dovecot-uidlist';
+const UIDLIST_LOCK = 'dovecot-uidlist.lock';
 
 /** Dovecot's MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT: a lock not touched for this long is stale, ms. 2 min. */
-export const LOCK_STALE_MS = 2 * 60 * 1000;
+const LOCK_STALE_MS = 2 * 60 * 1000;
 /** How long pop3d waits for a lock someone else holds before answering [SYS/TEMP], ms. 10 s. */
-export const LOCK_WAIT_MS = 10 * 1000;
+const LOCK_WAIT_MS = 10 * 1000;
 /** Between two attempts at the lock, ms. */
 const LOCK_POLL_MS = 100;
 /** The largest UID or UIDVALIDITY (IMAP: a non-zero 32-bit number). */
@@ -72,7 +72,7 @@ export class UidlistUnusableError extends MailboxUnavailableError {
 }
 
 /** Someone (Dovecot) held `dovecot-uidlist.lock` for longer than LOCK_WAIT_MS. Sessions get [SYS/TEMP]. */
-export class UidlistLockedError extends MailboxUnavailableError {
+class UidlistLockedError extends MailboxUnavailableError {
   readonly reason = 'UIDLIST_LOCKED';
   constructor(lock: string) {
     super(`${lock} is held by another process (waited ${LOCK_WAIT_MS / 1000} s)`);
@@ -142,7 +142,7 @@ export function formatUidlist(list: Uidlist): string {
 }
 
 /** A new uidlist as Dovecot starts one: UIDVALIDITY is the current time, a random 128-bit mailbox GUID. */
-export function emptyUidlist(now = Date.now()): Uidlist {
+function emptyUidlist(now = Date.now()): Uidlist {
   const uidValidity = Math.floor(now / 1000);
   return {
     uidValidity,

@@ -6,10 +6,10 @@
  * `P` field, left by Dovecot's pop3-migration plugin or `pop3_save_uidl`)
  * keeps it, as Dovecot's POP3 server prefers it over the format.
  */
-import { type Logger, nullLogger } from '../log.js';
-import { recordAll } from './dovecot-uidlist.js';
-import { MailStoreError } from './errors.js';
-import { compileUidlFormat, DEFAULT_UIDL_FORMAT } from './uidl-format.js';
+import { type Logger, nullLogger } from '../log';
+import { recordAll } from './dovecot-uidlist';
+import { MailStoreError } from './errors';
+import { compileUidlFormat, DEFAULT_UIDL_FORMAT } from './uidl-format';
 
 /** Where the store gets UIDLs from when they are not the Maildir unique names. */
 export interface UidlSource {

@@ -13,9 +13,9 @@
  */
 import { renameSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { serveRequests, WorkerClient } from '../threads/worker-rpc.js';
-import { MEASURE_CHUNK, measureMessageFileSync } from './measure-message.js';
-import { isRefusedEntry } from './open-message.js';
+import { serveRequests, WorkerClient } from '../threads/worker-rpc';
+import { MEASURE_CHUNK, measureMessageFileSync } from './measure-message';
+import { isRefusedEntry } from './open-message';
 
 /**
  * Files per step of the rename/measure pipeline: big enough that the round
@@ -29,7 +29,7 @@ const WORKERS = 2;
 export const GONE = -1;
 export const FAILED = -2;
 /** Renamed, but its size could not be measured. */
-export const UNMEASURED = -3;
+const UNMEASURED = -3;
 /** Not a regular file when opened (a symlink, FIFO or device): not a message, never read (see open-message.ts). */
 export const REFUSED = -4;
 /** Renamed (the rename step's result before measuring). */

@@ -1,7 +1,7 @@
 /** File system helpers shared by the scan, the store and the mailbox. */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { MailboxUnavailableError } from './errors.js';
+import { MailboxUnavailableError } from './errors';
 
 /** File system operations run at once during a scan or an expunge. */
 export const FS_CONCURRENCY = 8;

@@ -1,10 +1,10 @@
-export type { MailStore, Mailbox, MessageInfo, WriteOptions } from './types.js';
-export { type MessageSink, SinkClosedError } from './message-sink.js';
-export { type MaildirStoreOptions, MaildirStore } from './store.js';
-export { isValidMailboxUser, maildirBelowRoot } from './paths.js';
-export { uniqueName, uidlFor } from './names.js';
-export { measureMessageFile } from './measure-message.js';
-export { LOCK_FILE, LOCK_REFRESH_MS, LOCK_STALE_MS } from './mailbox-lock.js';
+export type { MailStore, Mailbox, MessageInfo, WriteOptions } from './types';
+export { type MessageSink, SinkClosedError } from './message-sink';
+export { type MaildirStoreOptions, MaildirStore } from './store';
+export { isValidMailboxUser, maildirBelowRoot } from './paths';
+export { uniqueName, uidlFor } from './names';
+export { measureMessageFile } from './measure-message';
+export { LOCK_FILE, LOCK_STALE_MS } from './mailbox-lock';
 export {
   type MailStoreErrorCode,
   type RespCode,
@@ -15,5 +15,5 @@ export {
   MailboxRefusedError,
   InvalidMaildirPathError,
   MessageUnavailableError,
-} from './errors.js';
-export { Normaliser, type NormaliserOptions } from './normalise.js';
+} from './errors';
+export { Normaliser, type NormaliserOptions } from './normalise';

@@ -7,15 +7,15 @@
 import { createHash } from 'node:crypto';
 import { type BigIntStats, lstatSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { Logger } from '../log.js';
-import { MailboxRefusedError, MailboxUnavailableError } from './errors.js';
-import type { UidlSource } from './dovecot-uidls.js';
-import { FAILED, FsBatch, GONE, REFUSED } from './fs-batch.js';
-import { FS_CONCURRENCY, createMaildir, errno, mapLimit } from './fs-util.js';
-import { measureMessageFile } from './measure-message.js';
-import { deliveryTime, sizeFromName, uidlFor, uniqueName } from './names.js';
-import { isRefusedEntry } from './open-message.js';
-import type { MessageInfo } from './types.js';
+import type { Logger } from '../log';
+import { MailboxRefusedError, MailboxUnavailableError } from './errors';
+import type { UidlSource } from './dovecot-uidls';
+import { FAILED, FsBatch, GONE, REFUSED } from './fs-batch';
+import { FS_CONCURRENCY, createMaildir, errno, mapLimit } from './fs-util';
+import { measureMessageFile } from './measure-message';
+import { deliveryTime, sizeFromName, uidlFor, uniqueName } from './names';
+import { isRefusedEntry } from './open-message';
+import type { MessageInfo } from './types';
 
 /** Message sizes remembered across sessions (Maildir files never change content). */
 export const SIZE_CACHE_ENTRIES = 200_000;
@@ -117,7 +117,7 @@ export class MailboxScanner {
    * modification times of new/ and cur/ stay the same: every delivery,
    * move, flag change or removal in a Maildir is a create, rename or unlink in
    * one of them, which changes its mtime. As Dovecot does, a directory
-   * changed within the last LISTING_DIRTY_MS is not trusted (a second change
+   * changed within the last LISTING_DIRTY_NS is not trusted (a second change
    * in the same clock tick would keep its mtime). So a login to an unchanged
    * mailbox costs two stat() calls, not two readdir() and a sort.
    */

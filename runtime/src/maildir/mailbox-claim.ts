@@ -4,10 +4,10 @@
  * for other processes and hosts. Keyed on the Maildir path as resolved at
  * login (MaildirStore.resolve).
  */
-import type { Logger } from '../log.js';
-import { MailboxInUseError } from './errors.js';
-import { errno } from './fs-util.js';
-import { type HeldMailboxLock, acquireMailboxLock } from './mailbox-lock.js';
+import type { Logger } from '../log';
+import { MailboxInUseError } from './errors';
+import { errno } from './fs-util';
+import { type HeldMailboxLock, acquireMailboxLock } from './mailbox-lock';
 
 /** Mailboxes open in this process: one session each. */
 const openMailboxes = new Set<string>();

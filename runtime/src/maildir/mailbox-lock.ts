@@ -28,13 +28,13 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
-import type { Logger } from '../log.js';
-import { readMaildirFileSync } from './open-message.js';
+import type { Logger } from '../log';
+import { readMaildirFileSync } from './open-message';
 
 /** The lock file's name in the Maildir (beside new/, cur/, tmp/, where no client looks). */
 export const LOCK_FILE = 'pop3d.lock';
 /** How often a held lock's mtime is refreshed, in milliseconds. 30 s. */
-export const LOCK_REFRESH_MS = 30 * 1000;
+const LOCK_REFRESH_MS = 30 * 1000;
 /** A lock from another host (or an earlier boot) not refreshed for this long is stale, in milliseconds. 2 min. */
 export const LOCK_STALE_MS = 2 * 60 * 1000;
 /** A break file or unreadable lock older than this is left over from a crash, in milliseconds. 10 s. */

@@ -5,14 +5,14 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { Logger } from '../log.js';
-import { FS_CONCURRENCY, errno, mapLimit } from './fs-util.js';
-import type { MailboxScanner } from './listing.js';
-import { releaseMailbox } from './mailbox-claim.js';
-import { MessageWriter } from './message-writer.js';
-import { uniqueName } from './names.js';
-import { markSeen } from './seen-flag.js';
-import type { Mailbox, MessageInfo } from './types.js';
+import type { Logger } from '../log';
+import { FS_CONCURRENCY, errno, mapLimit } from './fs-util';
+import type { MailboxScanner } from './listing';
+import { releaseMailbox } from './mailbox-claim';
+import { MessageWriter } from './message-writer';
+import { uniqueName } from './names';
+import { markSeen } from './seen-flag';
+import type { Mailbox, MessageInfo } from './types';
 
 export class MaildirMailbox extends MessageWriter implements Mailbox {
   private released = false;

@@ -5,8 +5,8 @@
  * (measureMessageFileSync). One MessageMeter counts for both.
  */
 import { closeSync, readSync } from 'node:fs';
-import { Normaliser } from './normalise.js';
-import { openMessage, openMessageSync } from './open-message.js';
+import { Normaliser } from './normalise';
+import { openMessage, openMessageSync } from './open-message';
 
 /** Bytes read at a time when measuring. 64 KiB. */
 export const MEASURE_CHUNK = 64 * 1024;

@@ -5,13 +5,13 @@
  * (mailbox.ts) is this plus the changes a session makes.
  */
 import { closeSync, type promises as fsp, readSync } from 'node:fs';
-import type { Logger } from '../log.js';
-import { MessageUnavailableError } from './errors.js';
-import { openMessage, openMessageSync } from './open-message.js';
-import { Normaliser } from './normalise.js';
-import type { MessageInfo, WriteOptions } from './types.js';
-import { drained, type MessageSink } from './message-sink.js';
-import { streamMessage } from './stream-message.js';
+import type { Logger } from '../log';
+import { MessageUnavailableError } from './errors';
+import { openMessage, openMessageSync } from './open-message';
+import { Normaliser } from './normalise';
+import type { MessageInfo, WriteOptions } from './types';
+import { drained, type MessageSink } from './message-sink';
+import { streamMessage } from './stream-message';
 
 /** The output closed while a message was being written. */
 

@@ -52,8 +52,6 @@ export class Normaliser {
   private inserts = 0;
   /** true once TOP has sent all it must. */
   done = false;
-  /** true when the last chunk's bytes changed (so its input slice could not be sent as is). */
-  modified = false;
 
   constructor(opts: NormaliserOptions) {
     this.dotStuff = opts.dotStuff;
@@ -125,7 +123,6 @@ export class Normaliser {
   /** Plans the insertions for `buf` (into at/octet/inserts) and returns where its output ends. */
   private plan(buf: Buffer): number {
     this.inserts = 0;
-    this.modified = false;
     if (this.done) return 0;
     let pos = 0;
     const n = buf.length;
@@ -135,7 +132,7 @@ export class Normaliser {
       this.insert(0, CR);
       if (buf[0] === LF) {
         pos = 1;
-        if (this.endLine()) return this.finishPlan(1);
+        if (this.endLine()) return 1;
       } else {
         this.lineStart = false;
         this.lineHasContent = true;
@@ -155,20 +152,15 @@ export class Normaliser {
           this.lineStart = false;
           this.lineHasContent = true;
         }
-        return this.finishPlan(end);
+        return end;
       }
       const crlf = lf > pos && buf[lf - 1] === CR;
       if (!crlf) this.insert(lf, CR); // a bare LF: the line goes out with CRLF
       if ((crlf ? lf - 1 : lf) > pos) this.lineHasContent = true;
       pos = lf + 1;
-      if (this.endLine()) return this.finishPlan(pos);
+      if (this.endLine()) return pos;
     }
-    return this.finishPlan(n);
-  }
-
-  private finishPlan(end: number): number {
-    this.modified = this.inserts > 0 || this.pendingCR || this.done;
-    return end;
+    return n;
   }
 
   private endLine(): boolean {
@@ -186,11 +178,4 @@ export class Normaliser {
     }
     return this.done;
   }
-}
-
-/** Sum of the lengths of `pieces`. */
-export function totalLength(pieces: readonly Buffer[]): number {
-  let n = 0;
-  for (const p of pieces) n += p.length;
-  return n;
 }

@@ -15,7 +15,7 @@ import { closeSync, constants, fstatSync, openSync, promises as fsp, readFileSyn
 const MESSAGE_OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** A Maildir entry that is not a regular file (a FIFO, a device, a directory), found on the open descriptor. */
-export class NotARegularFileError extends Error {
+class NotARegularFileError extends Error {
   readonly code = 'NOT_A_REGULAR_FILE';
   constructor(file: string) {
     super(`${file} is not a regular file`);

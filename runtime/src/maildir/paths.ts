@@ -5,7 +5,7 @@
  * (MaildirStore.resolve).
  */
 import * as path from 'node:path';
-import { InvalidMaildirPathError } from './errors.js';
+import { InvalidMaildirPathError } from './errors';
 
 /** Longest Maildir path a user database may name, in octets. */
 const MAX_MAILDIR_PATH = 1024;

@@ -13,15 +13,15 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { type Logger, nullLogger } from '../log.js';
-import { InvalidMailboxUserError, MailboxRefusedError, MailboxUnavailableError, MailStoreError } from './errors.js';
-import type { UidlSource } from './dovecot-uidls.js';
-import { createMaildir, errno } from './fs-util.js';
-import { MailboxScanner, SIZE_CACHE_ENTRIES } from './listing.js';
-import { claimMailbox, lockMailbox, releaseMailbox } from './mailbox-claim.js';
-import { MaildirMailbox } from './mailbox.js';
-import { isValidMailboxUser, maildirBelowRoot } from './paths.js';
-import type { Mailbox, MailStore } from './types.js';
+import { type Logger, nullLogger } from '../log';
+import { InvalidMailboxUserError, MailboxRefusedError, MailboxUnavailableError, MailStoreError } from './errors';
+import type { UidlSource } from './dovecot-uidls';
+import { createMaildir, errno } from './fs-util';
+import { MailboxScanner, SIZE_CACHE_ENTRIES } from './listing';
+import { claimMailbox, lockMailbox, releaseMailbox } from './mailbox-claim';
+import { MaildirMailbox } from './mailbox';
+import { isValidMailboxUser, maildirBelowRoot } from './paths';
+import type { Mailbox, MailStore } from './types';
 
 export interface MaildirStoreOptions {
   /** Directory holding one directory per user. */

@@ -19,8 +19,8 @@
 import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { EncoderLane, ENCODER_CHUNK } from './crlf-encoder.js';
-import { type MessageSink, SinkClosedError } from './message-sink.js';
+import { EncoderLane, ENCODER_CHUNK } from './crlf-encoder';
+import { type MessageSink, SinkClosedError } from './message-sink';
 
 /** A synchronous read slower than this, ms, sends the rest of the message to the thread pool. */
 const SLOW_READ_MS = 2;

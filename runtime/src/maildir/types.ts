@@ -3,7 +3,7 @@
  * session, its fixed listing, and how a message is written out. The Maildir
  * implementation is MaildirStore (store.ts).
  */
-import type { MessageSink } from './message-sink.js';
+import type { MessageSink } from './message-sink';
 
 /** One message as listed for the session: fixed for the session's lifetime. */
 export interface MessageInfo {

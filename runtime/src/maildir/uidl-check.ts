@@ -9,11 +9,11 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { readUidlist, type Uidlist } from './dovecot-uidlist.js';
-import { MailStoreError } from './errors.js';
-import { uidlFor, uniqueName } from './names.js';
-import { isValidMailboxUser } from './paths.js';
-import { compileUidlFormat, type UidlVariables } from './uidl-format.js';
+import { readUidlist, type Uidlist } from './dovecot-uidlist';
+import { MailStoreError } from './errors';
+import { uidlFor, uniqueName } from './names';
+import { isValidMailboxUser } from './paths';
+import { compileUidlFormat, type UidlVariables } from './uidl-format';
 
 export interface UidlCheckOptions {
   root: string;

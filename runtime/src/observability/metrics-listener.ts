@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type ListenAddress, parseListenAddress } from '../net/listen-address';
 import type { DaemonMetrics } from './metrics';
 
-export class MetricsListenError extends Error {
+class MetricsListenError extends Error {
   override readonly name = 'MetricsListenError';
   readonly code = 'metrics_listen_failed';
 }
@@ -34,7 +34,7 @@ function reply(response: ServerResponse, status: number, body: string, headers: 
   response.end(body);
 }
 
-export function createMetricsServer(metrics: DaemonMetrics): Server {
+function createMetricsServer(metrics: DaemonMetrics): Server {
   const handle = (request: IncomingMessage, response: ServerResponse): void => {
     const path = (request.url ?? '/').split('?')[0];
     if (path !== '/metrics') {

@@ -4,6 +4,6 @@ export {
   type SessionEnvironment,
   type SessionInfo,
   type SessionState,
-} from './session.js';
-export { LineReader, LINE_TOO_LONG, type LineItem } from './line-reader.js';
-export { decodePlainResponse, type PlainDecodeResult } from './sasl-plain.js';
+} from './session';
+export { LineReader, LINE_TOO_LONG, type LineItem } from './line-reader';
+export { decodePlainResponse, type PlainDecodeResult } from './sasl-plain';

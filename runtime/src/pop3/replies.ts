@@ -8,7 +8,7 @@
  * failure maps to its reply in mailStoreReply. Texts are what clients and
  * tests see: change one only on purpose.
  */
-import { type MailStoreError, type RespCode } from '../maildir/index.js';
+import { type MailStoreError, type RespCode } from '../maildir/index';
 
 /**
  * The response codes sent (RFC 2449 §8: `-ERR [CODE] text`): AUTH (RFC 3206
@@ -28,7 +28,7 @@ export interface ErrReply {
 }
 
 /** The one mapping from a response code and text to the wire: `-ERR [CODE] text`, or `-ERR text` without a code. */
-export function errLine(code: ResponseCode | undefined, text: string): string {
+function errLine(code: ResponseCode | undefined, text: string): string {
   return code === undefined ? `-ERR ${text}` : `-ERR [${code}] ${text}`;
 }
 

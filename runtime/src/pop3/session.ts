@@ -18,20 +18,20 @@ import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { isLoopback, type Limits } from '@pop3-iac/schema';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log';
 import {
   type Mailbox,
   type MailStore,
   MailStoreError,
   MessageUnavailableError,
   type MessageSink,
-} from '../maildir/index.js';
-import type { LoginThrottle, UserDatabase, VerifyFailure, VerifyResult } from '../users/index.js';
-import type { TlsUpgrade } from '../tls/upgrade.js';
-import type { CommandCounter, DaemonMetrics } from '../observability/metrics.js';
-import { LINE_TOO_LONG, type LineItem, LineReader } from './line-reader.js';
-import { ERR, OK, Pop3Failure, mailStoreReply } from './replies.js';
-import { decodePlainResponse } from './sasl-plain.js';
+} from '../maildir/index';
+import type { LoginThrottle, UserDatabase, VerifyFailure, VerifyResult } from '../users/index';
+import type { TlsUpgrade } from '../tls/upgrade';
+import type { CommandCounter, DaemonMetrics } from '../observability/metrics';
+import { LINE_TOO_LONG, type LineItem, LineReader } from './line-reader';
+import { ERR, OK, Pop3Failure, mailStoreReply } from './replies';
+import { decodePlainResponse } from './sasl-plain';
 
 export interface SessionSettings {
   /** Offer STLS (RFC 2595) on this plain connection. */
@@ -210,7 +210,6 @@ export class Pop3Session extends EventEmitter {
   private closing = false;
   /** The client half-closed: close once what it sent is answered. */
   private peerEnded = false;
-  private closeEmitted = false;
 
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
@@ -333,10 +332,7 @@ export class Pop3Session extends EventEmitter {
       this.mailbox = undefined;
     }
     this.log.info('session.disconnect', { state, user: this._user, tls: this.secure });
-    if (!this.closeEmitted) {
-      this.closeEmitted = true;
-      this.emit('close');
-    }
+    this.emit('close');
   };
 
   private readonly onTimeout = (): void => {

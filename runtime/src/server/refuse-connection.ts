@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 
 /** How long a refused socket may live to deliver its `-ERR` line, in milliseconds. 2 s. */
-export const REFUSAL_LINGER_MS = 2_000;
+const REFUSAL_LINGER_MS = 2_000;
 
 /** Writes `line` (if any), ends the socket and destroys it when the line is sent, or after REFUSAL_LINGER_MS. */
 export function refuseConnection(socket: Socket, line?: string): void {

@@ -10,9 +10,9 @@
 import { constants, promises as fsp } from 'node:fs';
 
 /** Largest certificate chain or key file read, octets. 1 MiB. */
-export const PEM_FILE_MAX_BYTES = 1024 * 1024;
+const PEM_FILE_MAX_BYTES = 1024 * 1024;
 /** How long reading one such file may take, in milliseconds. 5 s. */
-export const PEM_READ_DEADLINE_MS = 5_000;
+const PEM_READ_DEADLINE_MS = 5_000;
 
 /** Why a PEM file was not read; `code` is an errno code or one of ours. */
 export class PemFileError extends Error {

@@ -19,7 +19,7 @@ import { guardEstablishedTls } from './established-session';
  * Longest a handshake may take, or limits.authTimeoutSeconds when shorter
  * (the handshake is part of what comes before a login). 30 s.
  */
-export const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
+const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
 
 /** The status counters (GET /v1/status `counters`) this path keeps. */
 export interface TlsCounters {
@@ -46,7 +46,7 @@ export interface TlsUpgrade {
 }
 
 /** The timeout both kinds of handshake get under these limits. */
-export function handshakeTimeoutMs(limits: Pick<Limits, 'authTimeoutSeconds'>): number {
+function handshakeTimeoutMs(limits: Pick<Limits, 'authTimeoutSeconds'>): number {
   return Math.min(TLS_HANDSHAKE_TIMEOUT_MS, limits.authTimeoutSeconds * 1000);
 }
 

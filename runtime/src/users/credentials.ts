@@ -13,9 +13,9 @@
  * unknown user is checked against (unknown-user.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { type CryptRunner, inlineCrypt } from './crypt-pool.js';
-import { ARGON2_RE, BCRYPT_RE, type CryptJobKind, constantTimeEqual } from './crypt-jobs.js';
-import { parseShaCryptSetting, randomCryptSalt } from './sha-crypt.js';
+import { type CryptRunner, inlineCrypt } from './crypt-pool';
+import { ARGON2_RE, BCRYPT_RE, type CryptJobKind, constantTimeEqual } from './crypt-jobs';
+import { parseShaCryptSetting, randomCryptSalt } from './sha-crypt';
 
 /**
  * Longest password checked, in octets (as sent, before any decoding). A

@@ -19,7 +19,7 @@ function wasm(): typeof HashWasm {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (hashWasm ??= require('hash-wasm') as typeof HashWasm);
 }
-import { parseShaCryptSetting, shaCrypt } from './sha-crypt.js';
+import { parseShaCryptSetting, shaCrypt } from './sha-crypt';
 
 export type CryptJobKind = 'sha-crypt' | 'bcrypt' | 'argon2';
 
@@ -49,7 +49,7 @@ export const ARGON2_RE =
   /^\$(argon2id|argon2i)\$v=19\$m=(\d{1,8}),t=(\d{1,4}),p=(\d{1,3})\$([A-Za-z0-9+/]{11,})\$([A-Za-z0-9+/]{16,})$/;
 
 /** Decodes bcrypt's own base64 alphabet (no padding). */
-export function bcryptBase64Decode(text: string, bytes: number): Buffer {
+function bcryptBase64Decode(text: string, bytes: number): Buffer {
   const out = Buffer.alloc(bytes);
   let bits = 0;
   let acc = 0;

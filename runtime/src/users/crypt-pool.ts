@@ -6,9 +6,9 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { WorkerClient } from '../threads/worker-rpc.js';
-import { type CryptJob, runCryptJob } from './crypt-jobs.js';
-import type { CryptRequest } from './crypt-worker.js';
+import { WorkerClient } from '../threads/worker-rpc';
+import { type CryptJob, runCryptJob } from './crypt-jobs';
+import type { CryptRequest } from './crypt-worker';
 
 /** Runs a password check (crypt-jobs.ts), somewhere. */
 export interface CryptRunner {
@@ -19,12 +19,12 @@ export interface CryptRunner {
 export const inlineCrypt: CryptRunner = { run: runCryptJob };
 
 /** Worker threads used by default: one per core but one, at least 1, at most 4. */
-export function defaultCryptWorkers(): number {
+function defaultCryptWorkers(): number {
   return Math.max(1, Math.min(4, os.availableParallelism() - 1));
 }
 
 /** The worker failed or exited while computing a hash. */
-export class CryptWorkerError extends Error {
+class CryptWorkerError extends Error {
   readonly code = 'CRYPT_WORKER_FAILED';
   constructor(message: string) {
     super(message);

@@ -4,8 +4,8 @@
  * event loop that serves every other session. One job at a time per worker
  * (serveRequests): Argon2 holds its memory (m= KiB) only while it runs.
  */
-import { serveRequests } from '../threads/worker-rpc.js';
-import { type CryptJob, runCryptJob } from './crypt-jobs.js';
+import { serveRequests } from '../threads/worker-rpc';
+import { type CryptJob, runCryptJob } from './crypt-jobs';
 
 export interface CryptRequest {
   password: Uint8Array;

@@ -15,13 +15,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../fs/atomic-write.js';
-import { type Logger, nullLogger } from '../log.js';
-import { type CryptRunner, sharedCryptPool } from './crypt-pool.js';
-import { type Credential, parseCredential } from './credentials.js';
-import { randomCryptSalt, shaCrypt } from './sha-crypt.js';
-import { UnknownUserCost } from './unknown-user.js';
-import { UserDatabaseUnavailableError, type UserDatabase, type VerifyResult, checkLogin } from './user-database.js';
+import { writeFileAtomic } from '../fs/atomic-write';
+import { type Logger, nullLogger } from '../log';
+import { type CryptRunner, sharedCryptPool } from './crypt-pool';
+import { type Credential, parseCredential } from './credentials';
+import { randomCryptSalt, shaCrypt } from './sha-crypt';
+import { UnknownUserCost } from './unknown-user';
+import { UserDatabaseUnavailableError, type UserDatabase, type VerifyResult, checkLogin } from './user-database';
 
 /** A user name or password that cannot be written to a passwd-file. */
 export class InvalidCredentialError extends Error {
@@ -33,7 +33,7 @@ export class InvalidCredentialError extends Error {
 }
 
 /** A scheme hashPassword() does not write. */
-export class UnsupportedSchemeError extends Error {
+class UnsupportedSchemeError extends Error {
   readonly code = 'UNSUPPORTED_SCHEME';
   constructor(scheme: string) {
     super(`unsupported password scheme ${JSON.stringify(scheme)}`);
@@ -55,7 +55,7 @@ function stampOf(st: { mtimeMs: number; ctimeMs: number; size: number; ino: numb
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Parses passwd-file contents. Problems are reported by line number only. */
-export function parsePasswdFile(
+function parsePasswdFile(
   data: Buffer | string,
   log: Logger = nullLogger,
   file = '',
@@ -99,7 +99,7 @@ export function parsePasswdFile(
 }
 
 /** How often a users file is checked for changes, in milliseconds. 1000 (1 s). */
-export const CHECK_INTERVAL_MS = 1000;
+const CHECK_INTERVAL_MS = 1000;
 
 /**
  * A passwd-file user database. The file is read at the first login and again
@@ -216,7 +216,7 @@ export function hashPassword(password: string, scheme: WritableScheme = 'SHA512-
  * characters, no `:` (the field separator), no whitespace, no `/`, not `.` or
  * `..`, not starting with `#` (a comment).
  */
-export function isValidPasswdUserName(name: string): boolean {
+function isValidPasswdUserName(name: string): boolean {
   if (name === '' || name === '.' || name === '..' || Buffer.byteLength(name) > 255) return false;
   if (name.startsWith('#')) return false;
   // eslint-disable-next-line no-control-regex

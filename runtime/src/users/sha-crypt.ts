@@ -9,10 +9,10 @@ import { createHash, randomBytes } from 'node:crypto';
 export type ShaCryptAlgorithm = 'sha256' | 'sha512';
 
 /** Rounds used when a hash names none (the specification's default). */
-export const ROUNDS_DEFAULT = 5000;
+const ROUNDS_DEFAULT = 5000;
 /** The specification clamps rounds= into [ROUNDS_MIN, ROUNDS_MAX]. */
-export const ROUNDS_MIN = 1000;
-export const ROUNDS_MAX = 999_999_999;
+const ROUNDS_MIN = 1000;
+const ROUNDS_MAX = 999_999_999;
 /** Characters of salt used; longer salts are cut. */
 const SALT_MAX = 16;
 

@@ -17,17 +17,17 @@
  * was read, an unknown user costs one SHA512-CRYPT.
  */
 import type pg from 'pg';
-import { type Logger, nullLogger } from '../log.js';
-import { type CryptRunner, sharedCryptPool } from './crypt-pool.js';
-import { type Credential, parseCredential } from './credentials.js';
-import { UnknownUserCost } from './unknown-user.js';
-import { type UserDatabase, UserDatabaseUnavailableError, type VerifyResult, checkLogin } from './user-database.js';
-import type { UserDbConfig } from './userdb-file.js';
+import { type Logger, nullLogger } from '../log';
+import { type CryptRunner, sharedCryptPool } from './crypt-pool';
+import { type Credential, parseCredential } from './credentials';
+import { UnknownUserCost } from './unknown-user';
+import { type UserDatabase, UserDatabaseUnavailableError, type VerifyResult, checkLogin } from './user-database';
+import type { UserDbConfig } from './userdb-file';
 
 /** Longest wait for a connection (new or from the pool), in milliseconds. 5 s. */
-export const CONNECT_TIMEOUT_MS = 5 * 1000;
+const CONNECT_TIMEOUT_MS = 5 * 1000;
 /** Longest a password query may run on the server (statement_timeout), in milliseconds. 5 s. */
-export const STATEMENT_TIMEOUT_MS = 5 * 1000;
+const STATEMENT_TIMEOUT_MS = 5 * 1000;
 /** Client-side bound on a query, for a server that stops answering altogether, in milliseconds. 6 s. */
 const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 1000;
 /** Connections at most. 4: logins are short queries; the crypt workers are the bottleneck. */

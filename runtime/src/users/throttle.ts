@@ -14,9 +14,9 @@
 import { type Limits, peerKey } from '@pop3-iac/schema';
 
 /** Time without failures after which an address's failure count drops by one. Default 60 s. */
-export const QUIET_PERIOD_MS = 60 * 1000;
+const QUIET_PERIOD_MS = 60 * 1000;
 /** Addresses remembered at most; the least recently failing are forgotten first. */
-export const MAX_TRACKED_ADDRESSES = 100_000;
+const MAX_TRACKED_ADDRESSES = 100_000;
 /** Doublings at most (2^16 times the base is far beyond any sane cap). */
 const MAX_DOUBLINGS = 16;
 
@@ -52,11 +52,6 @@ export class LoginThrottle {
   failures(address: string): number {
     const e = this.entries.get(peerKey(address));
     return e === undefined ? 0 : this.decayed(e, this.now());
-  }
-
-  /** The delay the next failure from `address` would get, in milliseconds. */
-  currentDelay(address: string, limits: ThrottleLimits): number {
-    return delayFor(this.failures(address) + 1, limits);
   }
 
   /**

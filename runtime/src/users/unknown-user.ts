@@ -12,7 +12,7 @@
  * those of the real users.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { type Credential, defaultDummy } from './credentials.js';
+import { type Credential, defaultDummy } from './credentials';
 
 /** Distinct cost classes remembered at most; further ones are checked as the classes known. */
 const MAX_CLASSES = 64;

@@ -3,9 +3,9 @@
  * every database runs: the password-length bound, the dummy for unknown
  * users, the comparison.
  */
-import type { CryptRunner } from './crypt-pool.js';
-import { type Credential, MAX_PASSWORD_BYTES } from './credentials.js';
-import type { UnknownUserCost } from './unknown-user.js';
+import type { CryptRunner } from './crypt-pool';
+import { type Credential, MAX_PASSWORD_BYTES } from './credentials';
+import type { UnknownUserCost } from './unknown-user';
 
 /** Why a verification failed: for the log, never for the client (it always sees `[AUTH]`). */
 export type VerifyFailure = 'unknown-user' | 'bad-password' | 'unusable-hash' | 'password-too-long';

@@ -1,6 +1,6 @@
 /**
  * The `--userdb FILE.json` file: which database holds the users and how to
- * ask it (DESIGN.md, "Users in a database"):
+ * ask it (runtime/README.md, "Users in PostgreSQL"):
  *
  *   { "driver": "postgresql",
  *     "connection": "postgresql://pop3d@/mail?host=/run/postgresql",
@@ -20,7 +20,7 @@ export interface UserDbConfig {
 }
 
 /** The userdb file cannot be used; the message names the file and the field. */
-export class UserDbConfigError extends Error {
+class UserDbConfigError extends Error {
   readonly code = 'USERDB_CONFIG_INVALID';
   constructor(message: string) {
     super(message);

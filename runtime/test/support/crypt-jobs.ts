@@ -3,7 +3,7 @@
  * written down, and the cost class (scheme and work factor) a job runs at.
  * Tests assert on these instead of on timings.
  */
-import type { CryptJob, CryptPool, CryptRunner } from '../../src/users/index.js';
+import type { CryptJob, CryptPool, CryptRunner } from '../../src/users/index';
 
 /** The scheme and work factor a crypt job runs at: `$6$rounds=…` / `$6$`, `$2y$05`, `$argon2id$v=19$m=…,t=…,p=…`. */
 export function costOf(job: CryptJob): string {

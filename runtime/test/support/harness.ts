@@ -9,12 +9,12 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { DEFAULT_LIMITS, type Limits } from '@pop3-iac/schema';
-import { createLogger } from '../../src/log.js';
-import { MaildirStore } from '../../src/maildir/index.js';
-import { DaemonMetrics } from '../../src/observability/metrics.js';
-import { upgradeToTls } from '../../src/tls/upgrade.js';
-import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../../src/pop3/index.js';
-import { LoginThrottle, PasswdFileDatabase } from '../../src/users/index.js';
+import { createLogger } from '../../src/log';
+import { MaildirStore } from '../../src/maildir/index';
+import { DaemonMetrics } from '../../src/observability/metrics';
+import { upgradeToTls } from '../../src/tls/upgrade';
+import { Pop3Session, type SessionEnvironment, type SessionSettings } from '../../src/pop3/index';
+import { LoginThrottle, PasswdFileDatabase } from '../../src/users/index';
 import { makeTempDir, Pop3Client, removeDir, writePasswdFile } from '@pop3-iac/test-kit';
 /** Key and certificate PEM text for the harness's STLS. */
 type CertPair = { key: string; cert: string };
