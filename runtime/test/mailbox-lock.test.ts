@@ -102,4 +102,18 @@ describe('mailbox lock across pop3d processes on one Maildir tree', () => {
     await taken.wire.command('QUIT');
     taken.wire.close();
   });
+
+  it('a session whose lock another host broke and took leaves that lock in place when it ends', async () => {
+    const file = join(maildir, LOCK_FILE);
+    const session = await passReply(ports[1]!, 'alice', 'alice-pw');
+    assert.match(session.reply, /^\+OK Logged in/);
+    // The other host removed the lock and made its own at the name (the file system may reuse the inode number).
+    await rm(file);
+    const taker = { host: 'other-host.invalid', boot: 'x', pid: 1, start: '1', token: 'taken-over', since: 'now' };
+    await writeFile(file, JSON.stringify(taker));
+    assert.match((await session.wire.command('QUIT')) ?? '', /^\+OK/);
+    await session.wire.waitClosed();
+    assert.equal(JSON.parse(await readFile(file, 'utf8')).token, 'taken-over', "the taker's lock is still there");
+    await rm(file);
+  });
 });

@@ -25,7 +25,17 @@
  * (NFSv2 has no exclusive create). This is what Dovecot's dotlocks need too.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsc,
+  fstatSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  type BigIntStats,
+} from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import type { Logger } from '../log';
@@ -66,6 +76,9 @@ function readOrEmpty(file: string): string {
 }
 
 const BOOT_ID = readOrEmpty('/proc/sys/kernel/random/boot_id');
+/** Read once: each read is a system call (uname, getpid), and a login takes a lock. */
+const HOST = os.hostname();
+const PID = process.pid;
 
 /** Start time of `pid` from /proc (Linux), '' when it cannot be read. */
 function processStart(pid: number): string {
@@ -75,7 +88,7 @@ function processStart(pid: number): string {
   return fields[19] ?? '';
 }
 
-const SELF_START = processStart(process.pid);
+const SELF_START = processStart(PID);
 
 function alive(pid: number): boolean {
   try {
@@ -100,8 +113,8 @@ function parseOwner(text: string): LockOwner | undefined {
 /** Why the lock at `file` may be broken, or undefined while it is held. */
 function staleReason(owner: LockOwner | undefined, mtimeMs: number, now: number): string | undefined {
   if (owner === undefined) return now - mtimeMs > BREAK_STALE_MS ? 'unreadable' : undefined;
-  if (owner.host === os.hostname() && owner.boot === BOOT_ID && BOOT_ID !== '') {
-    if (owner.pid === process.pid && owner.start === SELF_START) return undefined;
+  if (owner.host === HOST && owner.boot === BOOT_ID && BOOT_ID !== '') {
+    if (owner.pid === PID && owner.start === SELF_START) return undefined;
     if (!alive(owner.pid)) return 'process gone';
     const start = processStart(owner.pid);
     if (owner.start !== '' && start !== '' && start !== owner.start) return 'pid reused';
@@ -110,20 +123,35 @@ function staleReason(owner: LockOwner | undefined, mtimeMs: number, now: number)
   return now - mtimeMs > LOCK_STALE_MS ? 'not refreshed' : undefined;
 }
 
-function createExclusive(file: string, content: string): boolean {
+/**
+ * Creates `file` holding `content` if nothing is there: which file it made
+ * (device, inode, birth time), or undefined when one exists.
+ */
+function createExclusive(file: string, content: string): FileIdentity | undefined {
   let fd: number;
   try {
     fd = openSync(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
     throw err;
   }
   try {
     writeSync(fd, content);
+    return identityOf(fstatSync(fd, { bigint: true }));
   } finally {
     closeSync(fd);
   }
-  return true;
+}
+
+/**
+ * What tells one file at a name from another made there later: the inode,
+ * which the file system may reuse once a file is gone, with its birth time
+ * (0 where the file system keeps none, as NFS may).
+ */
+type FileIdentity = string;
+
+function identityOf(stat: BigIntStats): FileIdentity {
+  return `${stat.dev}:${stat.ino}:${stat.birthtimeNs}`;
 }
 
 function unlinkIfPresent(file: string): void {
@@ -144,17 +172,21 @@ function unlinkIfPresent(file: string): void {
 export function acquireMailboxLock(dir: string, log: Logger): HeldMailboxLock | undefined {
   const file = `${dir}/${LOCK_FILE}`;
   const owner: LockOwner = {
-    host: os.hostname(),
+    host: HOST,
     boot: BOOT_ID,
-    pid: process.pid,
+    pid: PID,
     start: SELF_START,
     token: randomBytes(12).toString('hex'),
     since: new Date().toISOString(),
   };
   const content = JSON.stringify(owner) + '\n';
-  if (createExclusive(file, content)) return hold(file, owner.token, log);
-  if (!breakIfStale(file, log)) return undefined;
-  return createExclusive(file, content) ? hold(file, owner.token, log) : undefined;
+  let made = createExclusive(file, content);
+  if (made === undefined) {
+    if (!breakIfStale(file, log)) return undefined;
+    made = createExclusive(file, content);
+    if (made === undefined) return undefined;
+  }
+  return hold(file, made, log);
 }
 
 /** Removes the lock at `file` if it is stale; whether it did. */
@@ -174,7 +206,7 @@ function breakIfStale(file: string, log: Logger): boolean {
   if (first?.reason === undefined) return false;
   if (first.reason === 'gone') return true;
   const breakFile = `${file}.break`;
-  if (!createExclusive(breakFile, `${os.hostname()} ${process.pid}\n`)) {
+  if (createExclusive(breakFile, `${HOST} ${PID}\n`) === undefined) {
     // Someone else is breaking it; a break file left by a crash is removed for the next login.
     try {
       if (Date.now() - statSync(breakFile).mtimeMs > BREAK_STALE_MS) unlinkIfPresent(breakFile);
@@ -200,8 +232,20 @@ function breakIfStale(file: string, log: Logger): boolean {
   }
 }
 
-function hold(file: string, token: string, log: Logger): HeldMailboxLock {
-  const ours = (): boolean => parseOwner(readOrEmpty(file))?.token === token;
+/**
+ * Holds the lock made at `file` until release. Whether it is still ours is
+ * one stat of the name, not a read of the file: a breaker that removed it
+ * and took the lock made another file there.
+ */
+function hold(file: string, made: FileIdentity, log: Logger): HeldMailboxLock {
+  const ours = (): boolean => {
+    try {
+      return identityOf(statSync(file, { bigint: true })) === made;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  };
   const timer = setInterval(() => {
     void (async () => {
       if (!ours()) {

@@ -11,7 +11,7 @@
  * (mailbox-claim.ts), scans it (listing.ts) and hands the session a
  * MaildirMailbox (mailbox.ts, whose reads are message-writer.ts).
  */
-import { promises as fsp } from 'node:fs';
+import { lstatSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { type Logger, nullLogger } from '../log';
 import { InvalidMailboxUserError, MailboxRefusedError, MailboxUnavailableError, MailStoreError } from './errors';
@@ -104,6 +104,16 @@ export class MaildirStore implements MailStore {
    */
   private async resolve(user: string, expected: string): Promise<string> {
     this.realRoot ??= await fsp.realpath(this.root).catch(() => undefined);
+    const below = path.relative(this.root, expected);
+    if (this.realRoot !== undefined && below !== '' && !below.startsWith('..') && !path.isAbsolute(below)) {
+      // The usual login: an lstat per folder below the root, on the event loop. A realpath() is a readlink per
+      // folder from / down, on the thread pool, and the answer is the same: no symlink below the root means
+      // the Maildir resolves to itself under the resolved root.
+      const found = symlinkBelow(this.root, below);
+      if (found === 'none') return path.join(this.realRoot, below);
+      if (found === 'symlink')
+        throw new MailboxRefusedError(user, 'it is a symlink (or under one) below the Maildir root');
+    }
     let real: string;
     try {
       real = await fsp.realpath(expected);
@@ -122,4 +132,22 @@ export class MaildirStore implements MailStore {
   private create(dir: string): Promise<void> {
     return createMaildir(this.root, dir);
   }
+}
+
+/**
+ * Whether a folder of `below` (relative to `root`) is a symlink, walking
+ * down from the root with lstat: 'missing' when one does not exist yet.
+ */
+function symlinkBelow(root: string, below: string): 'none' | 'symlink' | 'missing' {
+  let dir = root;
+  for (const part of below.split(path.sep)) {
+    dir = path.join(dir, part);
+    try {
+      if (lstatSync(dir).isSymbolicLink()) return 'symlink';
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return 'missing';
+      throw err;
+    }
+  }
+  return 'none';
 }
