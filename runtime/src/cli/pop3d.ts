@@ -326,6 +326,7 @@ async function run(options: Options, log: Logger): Promise<void> {
         log,
         uidls: options.dovecotUidlFormat === undefined ? undefined : new DovecotUidls(options.dovecotUidlFormat, log),
         markRetrievedSeen: options.dovecotUidlFormat !== undefined,
+        stateDir: options.stateDir,
       }),
       users,
       loginThrottle: new LoginThrottle(),

@@ -7,7 +7,7 @@
 import type { Logger } from '../log';
 import { MailboxInUseError } from './errors';
 import { errno } from './fs-util';
-import { type HeldMailboxLock, acquireMailboxLock } from './mailbox-lock';
+import { type HeldMailboxLock, type LockSource, acquireMailboxLock } from './mailbox-lock';
 
 /** Mailboxes open in this process: one session each. */
 const openMailboxes = new Set<string>();
@@ -24,17 +24,23 @@ export function claimMailbox(user: string, dir: string): void {
 }
 
 /**
- * Takes the mailbox's lock file, calling `create` for a missing Maildir
- * first; MailboxInUseError when held elsewhere.
+ * Takes the mailbox's lock file (a link to `source` where one can be made),
+ * calling `create` for a missing Maildir first; MailboxInUseError when held elsewhere.
  */
-export async function lockMailbox(user: string, dir: string, log: Logger, create: () => Promise<void>): Promise<void> {
+export async function lockMailbox(
+  user: string,
+  dir: string,
+  log: Logger,
+  source: LockSource | undefined,
+  create: () => Promise<void>,
+): Promise<void> {
   let lock: HeldMailboxLock | undefined;
   try {
-    lock = acquireMailboxLock(dir, log);
+    lock = acquireMailboxLock(dir, log, source);
   } catch (err) {
     if (errno(err) !== 'ENOENT') throw err;
     await create();
-    lock = acquireMailboxLock(dir, log);
+    lock = acquireMailboxLock(dir, log, source);
   }
   if (lock === undefined) throw new MailboxInUseError(user);
   heldLocks.set(dir, lock);

@@ -29,6 +29,7 @@ import {
   closeSync,
   constants as fsc,
   fstatSync,
+  linkSync,
   openSync,
   readFileSync,
   statSync,
@@ -163,14 +164,81 @@ function unlinkIfPresent(file: string): void {
 }
 
 /**
- * Takes the lock of the Maildir `dir`, breaking a stale one. Returns
- * undefined when another session (here or on another host) holds it. Throws
- * the file system's error otherwise (ENOENT: the Maildir does not exist).
- * Synchronous: a few local file operations, so that two logins in one event
- * loop turn cannot interleave.
+ * What a lock is made from: one file made at start in the daemon's state
+ * directory, holding the owner record; taking a Maildir's lock is a hard
+ * link from its `pop3d.lock` to it. link() is as atomic and exclusive as an
+ * O_EXCL create (on NFS too), and taking and releasing a lock then allocates
+ * and frees no inode: on ext4, the inode allocator's scan of recently freed
+ * inodes was a fifth of a login's CPU with a file created and removed per
+ * session. Where no link can be made (Maildirs on another file system than
+ * the state directory, as on NFS; no hard links), the lock is a file of its
+ * own, created with O_EXCL, as without a source.
  */
-export function acquireMailboxLock(dir: string, log: Logger): HeldMailboxLock | undefined {
-  const file = `${dir}/${LOCK_FILE}`;
+export class LockSource {
+  private identity: FileIdentity = '';
+
+  private constructor(readonly file: string) {}
+
+  /**
+   * The source in `stateDir`, made now (the state directory is this
+   * daemon's alone: a file there is from an earlier run). Undefined when it
+   * cannot be made: every lock is then a file of its own.
+   */
+  static open(stateDir: string, log: Logger): LockSource | undefined {
+    const source = new LockSource(`${stateDir}/${SOURCE_FILE}`);
+    try {
+      source.make();
+    } catch (err) {
+      log.warn('mailbox.lock_source_unavailable', { file: source.file, error: err });
+      return undefined;
+    }
+    process.once('exit', () => unlinkIfPresent(source.file));
+    return source;
+  }
+
+  /** Links `file` to the source: what it links, undefined when `file` exists, 'unlinkable' when no link can be made. */
+  link(file: string): FileIdentity | undefined | 'unlinkable' {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        linkSync(this.file, file);
+        return this.identity;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') return undefined;
+        if (code === 'ENOENT' && attempt === 0 && !exists(this.file)) {
+          // Removed from under us: made again, with a new identity (locks held keep theirs).
+          this.make();
+          continue;
+        }
+        if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP' || code === 'EOPNOTSUPP')
+          return 'unlinkable';
+        throw err;
+      }
+    }
+  }
+
+  private make(): void {
+    unlinkIfPresent(this.file);
+    const made = createExclusive(this.file, ownerRecord());
+    if (made === undefined) throw new Error(`${this.file} was made meanwhile`);
+    this.identity = made;
+  }
+}
+
+/** The source's name in the state directory. */
+const SOURCE_FILE = 'mailbox-lock';
+
+function exists(file: string): boolean {
+  try {
+    statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Who takes a lock: this process, with a random token. */
+function ownerRecord(): string {
   const owner: LockOwner = {
     host: HOST,
     boot: BOOT_ID,
@@ -179,11 +247,27 @@ export function acquireMailboxLock(dir: string, log: Logger): HeldMailboxLock | 
     token: randomBytes(12).toString('hex'),
     since: new Date().toISOString(),
   };
-  const content = JSON.stringify(owner) + '\n';
-  let made = createExclusive(file, content);
+  return JSON.stringify(owner) + '\n';
+}
+
+/**
+ * Takes the lock of the Maildir `dir`, breaking a stale one: a link to
+ * `source` where one can be made, else a file of its own. Returns undefined
+ * when another session (here or on another host) holds it. Throws the file
+ * system's error otherwise (ENOENT: the Maildir does not exist).
+ * Synchronous: a few local file operations, so that two logins in one event
+ * loop turn cannot interleave.
+ */
+export function acquireMailboxLock(dir: string, log: Logger, source?: LockSource): HeldMailboxLock | undefined {
+  const file = `${dir}/${LOCK_FILE}`;
+  const take = (): FileIdentity | undefined => {
+    const linked = source?.link(file) ?? 'unlinkable';
+    return linked === 'unlinkable' ? createExclusive(file, ownerRecord()) : linked;
+  };
+  let made = take();
   if (made === undefined) {
     if (!breakIfStale(file, log)) return undefined;
-    made = createExclusive(file, content);
+    made = take();
     if (made === undefined) return undefined;
   }
   return hold(file, made, log);

@@ -19,6 +19,7 @@ import type { UidlSource } from './dovecot-uidls';
 import { createMaildir, errno } from './fs-util';
 import { MailboxScanner, SIZE_CACHE_ENTRIES } from './listing';
 import { claimMailbox, lockMailbox, releaseMailbox } from './mailbox-claim';
+import { LockSource } from './mailbox-lock';
 import { MaildirMailbox } from './mailbox';
 import { isValidMailboxUser, maildirBelowRoot } from './paths';
 import type { Mailbox, MailStore } from './types';
@@ -33,6 +34,11 @@ export interface MaildirStoreOptions {
   uidls?: UidlSource;
   /** Flag retrieved messages seen at QUIT, as Dovecot's POP3 does (`--uidl dovecot`). Default false. */
   markRetrievedSeen?: boolean;
+  /**
+   * The daemon's state directory: the mailbox locks are hard links to one file made there
+   * (see LockSource). Without it, each lock is a file of its own.
+   */
+  stateDir?: string;
 }
 
 export class MaildirStore implements MailStore {
@@ -43,11 +49,13 @@ export class MaildirStore implements MailStore {
   /** The scan, and the listings and sizes it keeps across sessions. */
   private readonly scanner: MailboxScanner;
   readonly markRetrievedSeen: boolean;
+  private readonly lockSource: LockSource | undefined;
 
   constructor(opts: MaildirStoreOptions) {
     this.markRetrievedSeen = opts.markRetrievedSeen ?? false;
     this.root = path.resolve(opts.root);
     this.log = opts.log ?? nullLogger;
+    this.lockSource = opts.stateDir === undefined ? undefined : LockSource.open(opts.stateDir, this.log);
     this.scanner = new MailboxScanner({
       root: this.root,
       log: this.log,
@@ -77,7 +85,7 @@ export class MaildirStore implements MailStore {
     }
     claimMailbox(user, dir);
     try {
-      await lockMailbox(user, dir, this.log, () => this.create(dir));
+      await lockMailbox(user, dir, this.log, this.lockSource, () => this.create(dir));
       const { files, messages, totalSize } = await this.scanner.scan(user, dir);
       const log = this.log.child({ user });
       return new MaildirMailbox(dir, files, messages, totalSize, this.scanner, this.markRetrievedSeen, log);
