@@ -15,6 +15,7 @@ import {
   type AdminTarget,
   type StatusAnswer,
   type TargetMaterial,
+  type ValidateAnswer,
 } from '@pop3-iac/admin-client';
 import { addUser, hashPassword } from '../users';
 import { uidlCheckCommand } from './uidl-check-command';
@@ -227,6 +228,12 @@ function failure(context: Context, command: string, response: AdminResponse): nu
   }
 }
 
+/** POST /v1/config/validate: the plan for `config`, or the exit code of its failure (reported as `command`'s). */
+async function validate(context: Context, command: string, config: unknown): Promise<ValidateAnswer | number> {
+  const response = await context.client.request('POST', '/v1/config/validate', config);
+  return response.status === 200 ? (response.body as ValidateAnswer) : failure(context, command, response);
+}
+
 function describePlan(plan: ListenerPlan, changes: FieldChange[]): string {
   const lines: string[] = [];
   for (const listener of plan.open) lines.push(`  + open  ${listenerKey(listener)}`);
@@ -307,9 +314,8 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
   validate: {
     takesFile: true,
     async run(context, file) {
-      const response = await context.client.request('POST', '/v1/config/validate', await readConfigFile(file));
-      if (response.status !== 200) return failure(context, 'validate', response);
-      const outcome = response.body as { plan: ListenerPlan; changes: FieldChange[] };
+      const outcome = await validate(context, 'validate', await readConfigFile(file));
+      if (typeof outcome === 'number') return outcome;
       context.out(
         context.json
           ? `${JSON.stringify(outcome, null, 2)}\n`
@@ -321,9 +327,8 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
   diff: {
     takesFile: true,
     async run(context, file) {
-      const response = await context.client.request('POST', '/v1/config/validate', await readConfigFile(file));
-      if (response.status !== 200) return failure(context, 'diff', response);
-      const outcome = response.body as { plan: ListenerPlan; changes: FieldChange[] };
+      const outcome = await validate(context, 'diff', await readConfigFile(file));
+      if (typeof outcome === 'number') return outcome;
       context.out(
         context.json ? `${JSON.stringify(outcome.changes, null, 2)}\n` : describePlan(outcome.plan, outcome.changes),
       );
@@ -338,9 +343,8 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
       const current = await context.client.request('GET', '/v1/config');
       if (current.status !== 200) return failure(context, 'apply', current);
       const etag = ifMatch ?? String(current.headers.etag);
-      const planned = await context.client.request('POST', '/v1/config/validate', config);
-      if (planned.status !== 200) return failure(context, 'apply', planned);
-      const plan = planned.body as { plan: ListenerPlan; changes: FieldChange[] };
+      const plan = await validate(context, 'apply', config);
+      if (typeof plan === 'number') return plan;
       if (!context.json) context.out(`plan:\n${describePlan(plan.plan, plan.changes)}`);
       // A hand apply is drift from whoever owns the configuration: it keeps their claim unless told otherwise.
       const owner = ownerOf(current);
