@@ -18,6 +18,7 @@ import {
   type ValidateAnswer,
 } from '@pop3-iac/admin-client';
 import { addUser, hashPassword } from '../users';
+import { FileError, fileOptions, flagList, givenFlags, readFlagFile } from './file-flags';
 import { uidlCheckCommand } from './uidl-check-command';
 
 /** Exit codes, documented in runtime/README.md. */
@@ -69,6 +70,7 @@ const MATERIAL_FLAGS = {
   'ssh-key': 'privateKey',
   'ssh-known-hosts': 'hostKey',
 } as const satisfies Record<string, keyof TargetMaterial>;
+const MATERIAL_FILE_FLAGS = Object.keys(MATERIAL_FLAGS) as Array<keyof typeof MATERIAL_FLAGS>;
 
 export interface Context {
   client: AdminClient;
@@ -89,11 +91,7 @@ export async function main(
       options: {
         socket: { type: 'string' },
         admin: { type: 'string' },
-        'tls-ca': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'ssh-key': { type: 'string' },
-        'ssh-known-hosts': { type: 'string' },
+        ...fileOptions(MATERIAL_FILE_FLAGS),
         json: { type: 'boolean' },
         'if-match': { type: 'string' },
         'take-over': { type: 'boolean' },
@@ -164,27 +162,16 @@ export async function main(
 /** The daemon to talk to, from --admin (with its files), --socket or $POP3D_ADMIN_SOCKET. */
 async function targetOf(values: Record<string, string | boolean | undefined>): Promise<AdminTarget | undefined> {
   const admin = values.admin as string | undefined;
-  const given = (Object.keys(MATERIAL_FLAGS) as Array<keyof typeof MATERIAL_FLAGS>).filter(
-    (flag) => values[flag] !== undefined,
-  );
+  const given = givenFlags(values, MATERIAL_FILE_FLAGS);
   if (admin === undefined) {
-    if (given.length > 0) throw new FileError(`${given.map((f) => `--${f}`).join(', ')} need --admin`);
+    if (given.length > 0) throw new FileError(`${flagList(given)} need --admin`);
     const socket = (values.socket as string | undefined) ?? process.env.POP3D_ADMIN_SOCKET ?? '';
     return socket === '' ? undefined : { socket };
   }
   const material: TargetMaterial = {};
-  for (const flag of given) {
-    const path = values[flag] as string;
-    try {
-      material[MATERIAL_FLAGS[flag]] = await readFile(path, 'utf8');
-    } catch (error) {
-      throw new FileError(`cannot read --${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-    }
-  }
+  for (const flag of given) material[MATERIAL_FLAGS[flag]] = await readFlagFile(flag, values[flag] as string);
   return targetFromUrl(admin, material);
 }
-
-class FileError extends Error {}
 
 async function readConfigFile(path: string): Promise<unknown> {
   let text: string;
