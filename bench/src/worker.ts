@@ -86,11 +86,8 @@ async function sessions(task: SessionsTask) {
           await conn.login(user, passwordOf(user));
           let bytes = 0;
           if (task.retr) {
-            const stat = await conn.command('STAT');
-            if (!stat.ok) throw new Pop3Error(`STAT: ${stat.line}`, 'STAT');
-            const retr = await conn.command('RETR 1', true);
-            if (!retr.ok) throw new Pop3Error(`RETR: ${retr.line}`, 'RETR');
-            bytes = retr.octets;
+            await conn.expectOk('STAT');
+            bytes = (await conn.expectOk('RETR 1', true)).octets;
           }
           await conn.quit();
           return bytes;
@@ -124,8 +121,7 @@ async function retr(task: RetrTask) {
   const conn = await Pop3Connection.open(task.target);
   try {
     await conn.login(task.user, passwordOf(task.user));
-    const stat = await conn.command('STAT');
-    if (!stat.ok) throw new Pop3Error(`STAT: ${stat.line}`, 'STAT');
+    await conn.expectOk('STAT');
     while (performance.now() < to) {
       const t0 = performance.now();
       const reply = await withTimeout(conn.command(`RETR ${task.message}`, true), SESSION_TIMEOUT_MS, () =>
@@ -156,14 +152,10 @@ async function top(task: TopTask) {
   const conn = await Pop3Connection.open(task.target);
   try {
     await conn.login(task.user, passwordOf(task.user));
-    const stat = await conn.command('STAT');
-    if (!stat.ok) throw new Pop3Error(`STAT: ${stat.line}`, 'STAT');
+    await conn.expectOk('STAT');
     for (let i = 0; i < task.iterations; i++) {
       const t0 = performance.now();
-      const reply = await withTimeout(conn.command(`TOP ${task.message} 0`, true), SESSION_TIMEOUT_MS, () =>
-        conn.destroy(),
-      );
-      if (!reply.ok) throw new Pop3Error(`TOP: ${reply.line}`, 'TOP');
+      await withTimeout(conn.expectOk(`TOP ${task.message} 0`, true), SESSION_TIMEOUT_MS, () => conn.destroy());
       latencies.push(performance.now() - t0);
     }
     await conn.quit();
@@ -300,25 +292,20 @@ function lines(body: Buffer): number {
   return n;
 }
 
+/** The handler of each task kind. */
+const HANDLERS: { [K in Task['kind']]: (task: Extract<Task, { kind: K }>) => Promise<unknown> } = {
+  prime,
+  sessions,
+  retr,
+  top,
+  hold,
+  check,
+  release,
+  inspect,
+};
+
 function run(task: Task): Promise<unknown> {
-  switch (task.kind) {
-    case 'prime':
-      return prime(task);
-    case 'sessions':
-      return sessions(task);
-    case 'retr':
-      return retr(task);
-    case 'top':
-      return top(task);
-    case 'hold':
-      return hold(task);
-    case 'check':
-      return check(task);
-    case 'release':
-      return release(task);
-    case 'inspect':
-      return inspect(task);
-  }
+  return (HANDLERS[task.kind] as (task: Task) => Promise<unknown>)(task);
 }
 
 process.on('message', (message: Request) => {
