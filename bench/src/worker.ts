@@ -35,10 +35,6 @@ function count(errors: Record<string, number>, error: unknown): void {
   errors[code] = (errors[code] ?? 0) + 1;
 }
 
-function sleepUntil(epochMs: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, epochMs - Date.now())));
-}
-
 function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
@@ -61,7 +57,9 @@ async function forEachLimit(n: number, parallel: number, fn: (i: number) => Prom
   await Promise.all(Array.from({ length: Math.min(parallel, n) }, lane));
 }
 
-function windowBounds(w: Window): { from: number; to: number } {
+/** Waits for the window to open; its measured part (after the warm-up) in performance.now() time. */
+async function enterWindow(w: Window): Promise<{ from: number; to: number }> {
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, w.startAt - Date.now())));
   // performance.now() is this process's monotonic clock; the window is given in epoch ms.
   const offset = Date.now() - performance.now();
   return { from: w.startAt + w.warmupMs - offset, to: w.startAt + w.warmupMs + w.durationMs - offset };
@@ -72,8 +70,7 @@ async function sessions(task: SessionsTask) {
   const latencies: number[] = [];
   let completed = 0;
   let octets = 0;
-  await sleepUntil(task.window.startAt);
-  const { from, to } = windowBounds(task.window);
+  const { from, to } = await enterWindow(task.window);
   const usersPerSlot = Math.max(1, Math.floor(task.poolSize / task.totalSlots));
   const slot = async (s: number): Promise<void> => {
     for (let k = 0; performance.now() < to; k++) {
@@ -116,8 +113,7 @@ async function retr(task: RetrTask) {
   const latencies: number[] = [];
   let retrieved = 0;
   let octets = 0;
-  await sleepUntil(task.window.startAt);
-  const { from, to } = windowBounds(task.window);
+  const { from, to } = await enterWindow(task.window);
   const conn = await Pop3Connection.open(task.target);
   try {
     await conn.login(task.user, passwordOf(task.user));
