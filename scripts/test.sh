@@ -14,7 +14,7 @@ case "$suite" in
   *) bash scripts/setup.sh ;;
 esac
 npx tsc -b
-node schema/dist/src/write-json-schema.js --check >/dev/null
+node scripts/generate-json-schema.js --check >/dev/null
 node scripts/generate-crlf-kernel.js --check
 if [ "$suite" = all ]; then
   npx eslint .

@@ -85,18 +85,23 @@ export class Pop3Connection {
     return reply;
   }
 
+  /** `command`, but a -ERR throws a Pop3Error `VERB: <reply>` with `code` (the verb unless given). */
+  async expectOk(line: string, multi = false, code?: string): Promise<Reply> {
+    const reply = await this.command(line, multi);
+    const verb = line.split(' ', 1)[0]!;
+    if (!reply.ok) throw new Pop3Error(`${verb}: ${reply.line}`, code ?? verb);
+    return reply;
+  }
+
   /** USER/PASS; throws on -ERR. */
   async login(user: string, password: string): Promise<void> {
-    const u = await this.command(`USER ${user}`);
-    if (!u.ok) throw new Pop3Error(`USER: ${u.line}`, 'AUTH');
-    const p = await this.command(`PASS ${password}`);
-    if (!p.ok) throw new Pop3Error(`PASS: ${p.line}`, 'AUTH');
+    await this.expectOk(`USER ${user}`, false, 'AUTH');
+    await this.expectOk(`PASS ${password}`, false, 'AUTH');
   }
 
   /** QUIT, then waits for the server to close (both servers close after the reply). */
   async quit(): Promise<void> {
-    const r = await this.command('QUIT');
-    if (!r.ok) throw new Pop3Error(`QUIT: ${r.line}`, 'QUIT');
+    await this.expectOk('QUIT');
     this.socket.end();
   }
 

@@ -35,10 +35,6 @@ function count(errors: Record<string, number>, error: unknown): void {
   errors[code] = (errors[code] ?? 0) + 1;
 }
 
-function sleepUntil(epochMs: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, epochMs - Date.now())));
-}
-
 function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
@@ -61,7 +57,9 @@ async function forEachLimit(n: number, parallel: number, fn: (i: number) => Prom
   await Promise.all(Array.from({ length: Math.min(parallel, n) }, lane));
 }
 
-function windowBounds(w: Window): { from: number; to: number } {
+/** Waits for the window to open; its measured part (after the warm-up) in performance.now() time. */
+async function enterWindow(w: Window): Promise<{ from: number; to: number }> {
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, w.startAt - Date.now())));
   // performance.now() is this process's monotonic clock; the window is given in epoch ms.
   const offset = Date.now() - performance.now();
   return { from: w.startAt + w.warmupMs - offset, to: w.startAt + w.warmupMs + w.durationMs - offset };
@@ -72,8 +70,7 @@ async function sessions(task: SessionsTask) {
   const latencies: number[] = [];
   let completed = 0;
   let octets = 0;
-  await sleepUntil(task.window.startAt);
-  const { from, to } = windowBounds(task.window);
+  const { from, to } = await enterWindow(task.window);
   const usersPerSlot = Math.max(1, Math.floor(task.poolSize / task.totalSlots));
   const slot = async (s: number): Promise<void> => {
     for (let k = 0; performance.now() < to; k++) {
@@ -86,11 +83,8 @@ async function sessions(task: SessionsTask) {
           await conn.login(user, passwordOf(user));
           let bytes = 0;
           if (task.retr) {
-            const stat = await conn.command('STAT');
-            if (!stat.ok) throw new Pop3Error(`STAT: ${stat.line}`, 'STAT');
-            const retr = await conn.command('RETR 1', true);
-            if (!retr.ok) throw new Pop3Error(`RETR: ${retr.line}`, 'RETR');
-            bytes = retr.octets;
+            await conn.expectOk('STAT');
+            bytes = (await conn.expectOk('RETR 1', true)).octets;
           }
           await conn.quit();
           return bytes;
@@ -119,13 +113,11 @@ async function retr(task: RetrTask) {
   const latencies: number[] = [];
   let retrieved = 0;
   let octets = 0;
-  await sleepUntil(task.window.startAt);
-  const { from, to } = windowBounds(task.window);
+  const { from, to } = await enterWindow(task.window);
   const conn = await Pop3Connection.open(task.target);
   try {
     await conn.login(task.user, passwordOf(task.user));
-    const stat = await conn.command('STAT');
-    if (!stat.ok) throw new Pop3Error(`STAT: ${stat.line}`, 'STAT');
+    await conn.expectOk('STAT');
     while (performance.now() < to) {
       const t0 = performance.now();
       const reply = await withTimeout(conn.command(`RETR ${task.message}`, true), SESSION_TIMEOUT_MS, () =>
@@ -156,14 +148,10 @@ async function top(task: TopTask) {
   const conn = await Pop3Connection.open(task.target);
   try {
     await conn.login(task.user, passwordOf(task.user));
-    const stat = await conn.command('STAT');
-    if (!stat.ok) throw new Pop3Error(`STAT: ${stat.line}`, 'STAT');
+    await conn.expectOk('STAT');
     for (let i = 0; i < task.iterations; i++) {
       const t0 = performance.now();
-      const reply = await withTimeout(conn.command(`TOP ${task.message} 0`, true), SESSION_TIMEOUT_MS, () =>
-        conn.destroy(),
-      );
-      if (!reply.ok) throw new Pop3Error(`TOP: ${reply.line}`, 'TOP');
+      await withTimeout(conn.expectOk(`TOP ${task.message} 0`, true), SESSION_TIMEOUT_MS, () => conn.destroy());
       latencies.push(performance.now() - t0);
     }
     await conn.quit();
@@ -300,25 +288,20 @@ function lines(body: Buffer): number {
   return n;
 }
 
+/** The handler of each task kind. */
+const HANDLERS: { [K in Task['kind']]: (task: Extract<Task, { kind: K }>) => Promise<unknown> } = {
+  prime,
+  sessions,
+  retr,
+  top,
+  hold,
+  check,
+  release,
+  inspect,
+};
+
 function run(task: Task): Promise<unknown> {
-  switch (task.kind) {
-    case 'prime':
-      return prime(task);
-    case 'sessions':
-      return sessions(task);
-    case 'retr':
-      return retr(task);
-    case 'top':
-      return top(task);
-    case 'hold':
-      return hold(task);
-    case 'check':
-      return check(task);
-    case 'release':
-      return release(task);
-    case 'inspect':
-      return inspect(task);
-  }
+  return (HANDLERS[task.kind] as (task: Task) => Promise<unknown>)(task);
 }
 
 process.on('message', (message: Request) => {

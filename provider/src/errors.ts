@@ -24,3 +24,9 @@ export class Pop3ProviderError extends Error {
     this.name = 'Pop3ProviderError';
   }
 }
+
+/** What stored state or inputs must hold; a `bad_state` failure with `message` when they do not. */
+export function required<T>(value: T | undefined, message: string): T {
+  if (value === undefined) throw new Pop3ProviderError('bad_state', message);
+  return value;
+}

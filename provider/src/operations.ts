@@ -33,7 +33,7 @@ import {
   type Owner,
   type OwnerTransfer,
 } from './daemon';
-import { Pop3ProviderError } from './errors';
+import { Pop3ProviderError, required } from './errors';
 import { isTransportError, onAdmin, requireTarget, targetFailures, targetOf, targetProps, where } from './target';
 import { COMPARED_FIELDS, CONFIG_FIELDS, FIELD_NAMES, OWNER_INPUT, PREVIEW_INPUT, type ServiceField } from './fields';
 import {
@@ -552,13 +552,7 @@ function ownerRecord(labels: OwnerLabels, claim: string): Owner {
 }
 
 function requireLabels(inputs: Props): OwnerLabels {
-  const labels = labelsOf(inputs);
-  if (labels === undefined)
-    throw new Pop3ProviderError(
-      'bad_state',
-      'the owner input is missing: create the resource through the Pop3Service class',
-    );
-  return labels;
+  return required(labelsOf(inputs), 'the owner input is missing: create the resource through the Pop3Service class');
 }
 
 /** The claim this resource's create recorded (absent in state from before owners). */

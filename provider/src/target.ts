@@ -7,7 +7,7 @@
 import { isAbsolute, posix } from 'node:path';
 import { AdminTransportError, describeTarget, type AdminTarget } from '@pop3-iac/admin-client';
 import type { dynamic } from '@pulumi/pulumi';
-import { Pop3ProviderError } from './errors';
+import { required } from './errors';
 
 type Props = Record<string, unknown>;
 
@@ -27,13 +27,7 @@ export function targetOf(props: Props): AdminTarget | undefined {
 
 /** The target of stored state or inputs; state without one cannot be acted on. */
 export function requireTarget(props: Props): AdminTarget {
-  const target = targetOf(props);
-  if (target === undefined)
-    throw new Pop3ProviderError(
-      'bad_state',
-      'admin (or adminSocket) is missing: the resource has no daemon to talk to',
-    );
-  return target;
+  return required(targetOf(props), 'admin (or adminSocket) is missing: the resource has no daemon to talk to');
 }
 
 /** How inputs and outputs store a target: `adminSocket` for a local socket, `admin` otherwise. */

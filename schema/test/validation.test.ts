@@ -1,41 +1,17 @@
 // Every validation rule of config-schema.ts, table-driven: the input, the exact
 // path the operator is pointed at, and the words the message must contain.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { makeCertificate, type TestCertificate } from '@pop3-iac/test-kit';
 import { parseConfig } from '../src';
 
-function selfSigned(name: string): { certPem: string; keyPem: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'schema-tls-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-subj',
-      `/CN=${name}`,
-      '-days',
-      '1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'), keyPem: readFileSync(join(dir, 'key.pem'), 'utf8') };
+/** Only the PEMs: a configuration's `tls` carries no file names. */
+function pems({ certPem, keyPem }: TestCertificate): { certPem: string; keyPem: string } {
+  return { certPem, keyPem };
 }
 
-const first = selfSigned('first.test');
-const second = selfSigned('second.test');
+const first = pems(makeCertificate('first.test'));
+const second = pems(makeCertificate('second.test'));
 
 interface Case {
   name: string;

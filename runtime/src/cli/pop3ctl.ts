@@ -15,8 +15,10 @@ import {
   type AdminTarget,
   type StatusAnswer,
   type TargetMaterial,
+  type ValidateAnswer,
 } from '@pop3-iac/admin-client';
 import { addUser, hashPassword } from '../users';
+import { FileError, fileOptions, flagList, givenFlags, readFlagFile } from './file-flags';
 import { uidlCheckCommand } from './uidl-check-command';
 
 /** Exit codes, documented in runtime/README.md. */
@@ -68,6 +70,7 @@ const MATERIAL_FLAGS = {
   'ssh-key': 'privateKey',
   'ssh-known-hosts': 'hostKey',
 } as const satisfies Record<string, keyof TargetMaterial>;
+const MATERIAL_FILE_FLAGS = Object.keys(MATERIAL_FLAGS) as Array<keyof typeof MATERIAL_FLAGS>;
 
 export interface Context {
   client: AdminClient;
@@ -88,11 +91,7 @@ export async function main(
       options: {
         socket: { type: 'string' },
         admin: { type: 'string' },
-        'tls-ca': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'ssh-key': { type: 'string' },
-        'ssh-known-hosts': { type: 'string' },
+        ...fileOptions(MATERIAL_FILE_FLAGS),
         json: { type: 'boolean' },
         'if-match': { type: 'string' },
         'take-over': { type: 'boolean' },
@@ -163,27 +162,16 @@ export async function main(
 /** The daemon to talk to, from --admin (with its files), --socket or $POP3D_ADMIN_SOCKET. */
 async function targetOf(values: Record<string, string | boolean | undefined>): Promise<AdminTarget | undefined> {
   const admin = values.admin as string | undefined;
-  const given = (Object.keys(MATERIAL_FLAGS) as Array<keyof typeof MATERIAL_FLAGS>).filter(
-    (flag) => values[flag] !== undefined,
-  );
+  const given = givenFlags(values, MATERIAL_FILE_FLAGS);
   if (admin === undefined) {
-    if (given.length > 0) throw new FileError(`${given.map((f) => `--${f}`).join(', ')} need --admin`);
+    if (given.length > 0) throw new FileError(`${flagList(given)} need --admin`);
     const socket = (values.socket as string | undefined) ?? process.env.POP3D_ADMIN_SOCKET ?? '';
     return socket === '' ? undefined : { socket };
   }
   const material: TargetMaterial = {};
-  for (const flag of given) {
-    const path = values[flag] as string;
-    try {
-      material[MATERIAL_FLAGS[flag]] = await readFile(path, 'utf8');
-    } catch (error) {
-      throw new FileError(`cannot read --${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-    }
-  }
+  for (const flag of given) material[MATERIAL_FLAGS[flag]] = await readFlagFile(flag, values[flag] as string);
   return targetFromUrl(admin, material);
 }
-
-class FileError extends Error {}
 
 async function readConfigFile(path: string): Promise<unknown> {
   let text: string;
@@ -225,6 +213,12 @@ function failure(context: Context, command: string, response: AdminResponse): nu
     default:
       return EXIT.error;
   }
+}
+
+/** POST /v1/config/validate: the plan for `config`, or the exit code of its failure (reported as `command`'s). */
+async function validate(context: Context, command: string, config: unknown): Promise<ValidateAnswer | number> {
+  const response = await context.client.request('POST', '/v1/config/validate', config);
+  return response.status === 200 ? (response.body as ValidateAnswer) : failure(context, command, response);
 }
 
 function describePlan(plan: ListenerPlan, changes: FieldChange[]): string {
@@ -307,9 +301,8 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
   validate: {
     takesFile: true,
     async run(context, file) {
-      const response = await context.client.request('POST', '/v1/config/validate', await readConfigFile(file));
-      if (response.status !== 200) return failure(context, 'validate', response);
-      const outcome = response.body as { plan: ListenerPlan; changes: FieldChange[] };
+      const outcome = await validate(context, 'validate', await readConfigFile(file));
+      if (typeof outcome === 'number') return outcome;
       context.out(
         context.json
           ? `${JSON.stringify(outcome, null, 2)}\n`
@@ -321,9 +314,8 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
   diff: {
     takesFile: true,
     async run(context, file) {
-      const response = await context.client.request('POST', '/v1/config/validate', await readConfigFile(file));
-      if (response.status !== 200) return failure(context, 'diff', response);
-      const outcome = response.body as { plan: ListenerPlan; changes: FieldChange[] };
+      const outcome = await validate(context, 'diff', await readConfigFile(file));
+      if (typeof outcome === 'number') return outcome;
       context.out(
         context.json ? `${JSON.stringify(outcome.changes, null, 2)}\n` : describePlan(outcome.plan, outcome.changes),
       );
@@ -338,9 +330,8 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
       const current = await context.client.request('GET', '/v1/config');
       if (current.status !== 200) return failure(context, 'apply', current);
       const etag = ifMatch ?? String(current.headers.etag);
-      const planned = await context.client.request('POST', '/v1/config/validate', config);
-      if (planned.status !== 200) return failure(context, 'apply', planned);
-      const plan = planned.body as { plan: ListenerPlan; changes: FieldChange[] };
+      const plan = await validate(context, 'apply', config);
+      if (typeof plan === 'number') return plan;
       if (!context.json) context.out(`plan:\n${describePlan(plan.plan, plan.changes)}`);
       // A hand apply is drift from whoever owns the configuration: it keeps their claim unless told otherwise.
       const owner = ownerOf(current);

@@ -30,6 +30,7 @@ import { type ListenAddress, parseListenAddress } from '../net/listen-address';
 import { Pop3Server } from '../server/pop3-server';
 import { LoginThrottle, PasswdFileDatabase, PostgresUserDatabase, type UserDatabase, loadUserDbConfig } from '../users';
 import { VERSION } from '../version';
+import { fileOptions, flagList, givenFlags, readFlagFile } from './file-flags';
 
 /** How long SIGTERM waits for sessions to QUIT on their own before ending them, in seconds. */
 const DEFAULT_DRAIN_SECONDS = 10;
@@ -84,15 +85,13 @@ const ADMIN_TLS_FLAGS = ['admin-tls-cert', 'admin-tls-key', 'admin-client-ca', '
 function adminTlsFiles(values: Record<string, string | boolean | undefined>): AdminTlsFiles | undefined {
   const listen = values['admin-listen'] as string | undefined;
   if (listen === undefined) {
-    const stray = ADMIN_TLS_FLAGS.filter((flag) => values[flag] !== undefined);
-    if (stray.length > 0) throw new UsageError(`${stray.map((f) => `--${f}`).join(', ')} need --admin-listen`);
+    const stray = givenFlags(values, ADMIN_TLS_FLAGS);
+    if (stray.length > 0) throw new UsageError(`${flagList(stray)} need --admin-listen`);
     return undefined;
   }
   const missing = ADMIN_TLS_FLAGS.slice(0, 3).filter((flag) => values[flag] === undefined);
   if (missing.length > 0)
-    throw new UsageError(
-      `--admin-listen needs ${missing.map((f) => `--${f}`).join(', ')} (a client certificate is always required)`,
-    );
+    throw new UsageError(`--admin-listen needs ${flagList(missing)} (a client certificate is always required)`);
   let address;
   try {
     address = parseListenAddress(listen, '--admin-listen', { portZero: true, examplePort: 7443 });
@@ -110,19 +109,12 @@ function adminTlsFiles(values: Record<string, string | boolean | undefined>): Ad
 }
 
 async function readAdminTls(files: AdminTlsFiles): Promise<AdminTlsOptions> {
-  const read = async (path: string, flag: string) => {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (error) {
-      throw new Error(`cannot read --${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-    }
-  };
   return {
     listen: files.listen,
-    certPem: await read(files.cert, 'admin-tls-cert'),
-    keyPem: await read(files.key, 'admin-tls-key'),
-    clientCaPem: await read(files.clientCa, 'admin-client-ca'),
-    ...(files.readerCa === undefined ? {} : { readerCaPem: await read(files.readerCa, 'admin-reader-ca') }),
+    certPem: await readFlagFile('admin-tls-cert', files.cert),
+    keyPem: await readFlagFile('admin-tls-key', files.key),
+    clientCaPem: await readFlagFile('admin-client-ca', files.clientCa),
+    ...(files.readerCa === undefined ? {} : { readerCaPem: await readFlagFile('admin-reader-ca', files.readerCa) }),
   };
 }
 
@@ -137,10 +129,7 @@ async function parseOptions(argv: string[]): Promise<Options | 'version'> {
       'state-dir': { type: 'string' },
       'admin-socket': { type: 'string' },
       'admin-listen': { type: 'string' },
-      'admin-tls-cert': { type: 'string' },
-      'admin-tls-key': { type: 'string' },
-      'admin-client-ca': { type: 'string' },
-      'admin-reader-ca': { type: 'string' },
+      ...fileOptions(ADMIN_TLS_FLAGS),
       'drain-seconds': { type: 'string' },
       hostname: { type: 'string' },
       uidl: { type: 'string' },

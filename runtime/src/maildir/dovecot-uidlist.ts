@@ -67,7 +67,6 @@ export class UidlistUnusableError extends MailboxUnavailableError {
     readonly partial = false,
   ) {
     super(`${file}: ${why}`, options);
-    this.name = 'UidlistUnusableError';
   }
 }
 
@@ -76,7 +75,6 @@ class UidlistLockedError extends MailboxUnavailableError {
   readonly reason = 'UIDLIST_LOCKED';
   constructor(lock: string) {
     super(`${lock} is held by another process (waited ${LOCK_WAIT_MS / 1000} s)`);
-    this.name = 'UidlistLockedError';
   }
 }
 

@@ -17,6 +17,11 @@ export type RespCode = 'IN-USE' | 'SYS/TEMP' | 'SYS/PERM';
 export abstract class MailStoreError extends Error {
   abstract readonly code: MailStoreErrorCode;
   abstract readonly respCode: RespCode;
+  /** `name` is the class's own, as with the built-in errors. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
 }
 
 /** Another session holds the mailbox. */
@@ -25,7 +30,6 @@ export class MailboxInUseError extends MailStoreError {
   readonly respCode = 'IN-USE';
   constructor(user: string) {
     super(`mailbox of ${JSON.stringify(user)} is in use by another session`);
-    this.name = 'MailboxInUseError';
   }
 }
 
@@ -33,10 +37,6 @@ export class MailboxInUseError extends MailStoreError {
 export class MailboxUnavailableError extends MailStoreError {
   readonly code = 'MAILBOX_UNAVAILABLE';
   readonly respCode = 'SYS/TEMP';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'MailboxUnavailableError';
-  }
 }
 
 /** The user name cannot name a mailbox directory (`/`, `..`, NUL...): retrying will not help. */
@@ -45,7 +45,6 @@ export class InvalidMailboxUserError extends MailStoreError {
   readonly respCode = 'SYS/PERM';
   constructor(user: string) {
     super(`user name ${JSON.stringify(user)} cannot name a mailbox`);
-    this.name = 'InvalidMailboxUserError';
   }
 }
 
@@ -59,7 +58,6 @@ export class MailboxRefusedError extends MailStoreError {
   readonly respCode = 'SYS/PERM';
   constructor(user: string, reason: string) {
     super(`the Maildir of ${JSON.stringify(user)} is refused: ${reason}`);
-    this.name = 'MailboxRefusedError';
   }
 }
 
@@ -69,7 +67,6 @@ export class InvalidMaildirPathError extends MailStoreError {
   readonly respCode = 'SYS/PERM';
   constructor(maildir: string) {
     super(`the Maildir ${JSON.stringify(maildir)} is not a relative path below the Maildir root`);
-    this.name = 'InvalidMaildirPathError';
   }
 }
 
@@ -77,8 +74,4 @@ export class InvalidMaildirPathError extends MailStoreError {
 export class MessageUnavailableError extends MailStoreError {
   readonly code = 'MESSAGE_UNAVAILABLE';
   readonly respCode = 'SYS/TEMP';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'MessageUnavailableError';
-  }
 }

@@ -172,42 +172,31 @@ export class DaemonMetrics {
   watch(sources: DaemonGaugeSources): void {
     this.up.set({ version: sources.version }, 1);
     this.listenerKeys = sources.listeners;
-    new Gauge({
-      name: 'pop3d_uptime_seconds',
-      help: 'Seconds since the daemon started.',
-      registers: [this.registry],
-      collect() {
-        this.set(Math.round((Date.now() - sources.startedAt) / 1000));
-      },
-    });
-    new Gauge({
-      name: 'pop3d_config_generation',
-      help: 'Generation of the configuration in force.',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.generation());
-      },
-    });
-    new Counter({
-      name: 'pop3d_config_applies_total',
-      help: 'Configuration applies by result (validate dry runs that are invalid count as invalid).',
-      labelNames: ['result'],
-      registers: [this.registry],
+    this.gauge('pop3d_uptime_seconds', 'Seconds since the daemon started.', [], (gauge) =>
+      gauge.set(Math.round((Date.now() - sources.startedAt) / 1000)),
+    );
+    this.gauge('pop3d_config_generation', 'Generation of the configuration in force.', [], (gauge) =>
+      gauge.set(sources.generation()),
+    );
+    this.counter(
+      'pop3d_config_applies_total',
+      'Configuration applies by result (validate dry runs that are invalid count as invalid).',
+      ['result'],
       // The controller keeps these counts for GET /v1/status; the series shows the same numbers.
-      collect() {
-        this.reset();
-        for (const [result, n] of Object.entries(sources.applies())) this.inc({ result }, n);
+      (counter) => {
+        counter.reset();
+        for (const [result, n] of Object.entries(sources.applies())) counter.inc({ result }, n);
       },
-    });
-    new Counter({
-      name: 'pop3d_admin_tls_handshake_failures_total',
-      help: 'Handshakes refused on --admin-listen: no client certificate, one from another CA, or not TLS 1.3.',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(sources.adminHandshakeFailures());
+    );
+    this.counter(
+      'pop3d_admin_tls_handshake_failures_total',
+      'Handshakes refused on --admin-listen: no client certificate, one from another CA, or not TLS 1.3.',
+      [],
+      (counter) => {
+        counter.reset();
+        counter.inc(sources.adminHandshakeFailures());
       },
-    });
+    );
   }
 
   /** Prometheus text exposition format (version 0.0.4). */
@@ -305,30 +294,31 @@ export class DaemonMetrics {
     }
   }
 
+  /** `beforeScrape` sets the series' values at each scrape (prom-client's `collect`). */
   private counter(
     name: string,
     help: string,
     labelNames: string[] = [],
     beforeScrape?: (counter: Counter) => void,
   ): Counter {
-    return new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      ...(beforeScrape && {
-        collect(this: Counter) {
-          beforeScrape(this);
-        },
-      }),
-    });
+    return new Counter({ name, help, labelNames, registers: [this.registry], ...collectWith(beforeScrape) });
   }
 
   private histogram(name: string, help: string, buckets: number[]): Histogram {
     return new Histogram({ name, help, buckets, registers: [this.registry] });
   }
 
-  private gauge(name: string, help: string, labelNames: string[] = []): Gauge {
-    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  private gauge(name: string, help: string, labelNames: string[] = [], beforeScrape?: (gauge: Gauge) => void): Gauge {
+    return new Gauge({ name, help, labelNames, registers: [this.registry], ...collectWith(beforeScrape) });
   }
+}
+
+function collectWith<M>(beforeScrape: ((metric: M) => void) | undefined): { collect?: (this: M) => void } {
+  return beforeScrape
+    ? {
+        collect(this: M) {
+          beforeScrape(this);
+        },
+      }
+    : {};
 }
