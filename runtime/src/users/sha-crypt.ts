@@ -18,42 +18,23 @@ const SALT_MAX = 16;
 
 const ITOA64 = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
-/** The byte triples of the final encoding, from the specification's step 22. */
-const ORDER_SHA256: ReadonlyArray<readonly [number, number, number]> = [
-  [0, 10, 20],
-  [21, 1, 11],
-  [12, 22, 2],
-  [3, 13, 23],
-  [24, 4, 14],
-  [15, 25, 5],
-  [6, 16, 26],
-  [27, 7, 17],
-  [18, 28, 8],
-  [9, 19, 29],
-];
-const ORDER_SHA512: ReadonlyArray<readonly [number, number, number]> = [
-  [0, 21, 42],
-  [22, 43, 1],
-  [44, 2, 23],
-  [3, 24, 45],
-  [25, 46, 4],
-  [47, 5, 26],
-  [6, 27, 48],
-  [28, 49, 7],
-  [50, 8, 29],
-  [9, 30, 51],
-  [31, 52, 10],
-  [53, 11, 32],
-  [12, 33, 54],
-  [34, 55, 13],
-  [56, 14, 35],
-  [15, 36, 57],
-  [37, 58, 16],
-  [59, 17, 38],
-  [18, 39, 60],
-  [40, 61, 19],
-  [62, 20, 41],
-];
+/**
+ * The byte triples of the final encoding (the specification's step 22):
+ * bytes i, i + n and i + 2n of the digest, rotated right by i·k places, for
+ * i from 0 to n − 1, with n = 10, k = 1 for SHA-256 and n = 21, k = 2 for
+ * SHA-512 (the lists the specification prints: [0,10,20], [21,1,11],
+ * [12,22,2], … and [0,21,42], [22,43,1], [44,2,23], …). The specification's
+ * test vectors (users tests) hold them to its output.
+ */
+function encodingOrder(n: number, k: number): ReadonlyArray<readonly [number, number, number]> {
+  return Array.from({ length: n }, (_, i) => {
+    const bytes = [i, i + n, i + 2 * n];
+    const r = (i * k) % 3;
+    return [bytes[(3 - r) % 3]!, bytes[(4 - r) % 3]!, bytes[(5 - r) % 3]!] as const;
+  });
+}
+const ORDER_SHA256 = encodingOrder(10, 1);
+const ORDER_SHA512 = encodingOrder(21, 2);
 
 function b64From24(b2: number, b1: number, b0: number, n: number): string {
   let w = (b2 << 16) | (b1 << 8) | b0;
