@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 /** A file a flag (or argument) named could not be read: the operator's to fix. */
 export class FileError extends Error {}
 
-/** The parseArgs declarations of `flags`, each taking a path. */
-export function fileOptions<F extends string>(flags: readonly F[]): Record<F, { type: 'string' }> {
+/** The parseArgs declarations of `flags`, each taking a value (a path, for the file flags). */
+export function valueOptions<F extends string>(flags: readonly F[]): Record<F, { type: 'string' }> {
   return Object.fromEntries(flags.map((flag) => [flag, { type: 'string' }])) as Record<F, { type: 'string' }>;
 }
 

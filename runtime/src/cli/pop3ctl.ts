@@ -18,7 +18,7 @@ import {
   type ValidateAnswer,
 } from '@pop3-iac/admin-client';
 import { addUser, hashPassword } from '../users';
-import { FileError, fileOptions, flagList, givenFlags, readFlagFile } from './file-flags';
+import { FileError, valueOptions, flagList, givenFlags, readFlagFile } from './file-flags';
 import { uidlCheckCommand } from './uidl-check-command';
 
 /** Exit codes, documented in runtime/README.md. */
@@ -91,7 +91,7 @@ export async function main(
       options: {
         socket: { type: 'string' },
         admin: { type: 'string' },
-        ...fileOptions(MATERIAL_FILE_FLAGS),
+        ...valueOptions(MATERIAL_FILE_FLAGS),
         json: { type: 'boolean' },
         'if-match': { type: 'string' },
         'take-over': { type: 'boolean' },
@@ -247,6 +247,27 @@ interface DaemonCommand {
   run(context: Context, file: string, ifMatch?: string): Promise<number>;
 }
 
+/**
+ * A command that has the daemon plan a configuration file without applying
+ * it (`POST /v1/config/validate`): what it prints of the plan, and its exit
+ * code (ok unless `exitOf` says otherwise).
+ */
+function planCommand(
+  name: string,
+  show: (file: string, outcome: ValidateAnswer, json: boolean) => string,
+  exitOf: (outcome: ValidateAnswer) => number = () => EXIT.ok,
+): DaemonCommand {
+  return {
+    takesFile: true,
+    async run(context, file) {
+      const outcome = await validate(context, name, await readConfigFile(file));
+      if (typeof outcome === 'number') return outcome;
+      context.out(show(file, outcome, context.json));
+      return exitOf(outcome);
+    },
+  };
+}
+
 const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
   get: {
     takesFile: false,
@@ -298,30 +319,17 @@ const DAEMON_COMMANDS: Record<string, DaemonCommand> = {
       return EXIT.ok;
     },
   },
-  validate: {
-    takesFile: true,
-    async run(context, file) {
-      const outcome = await validate(context, 'validate', await readConfigFile(file));
-      if (typeof outcome === 'number') return outcome;
-      context.out(
-        context.json
-          ? `${JSON.stringify(outcome, null, 2)}\n`
-          : `${file} is valid; applying it would:\n${describePlan(outcome.plan, outcome.changes)}`,
-      );
-      return EXIT.ok;
-    },
-  },
-  diff: {
-    takesFile: true,
-    async run(context, file) {
-      const outcome = await validate(context, 'diff', await readConfigFile(file));
-      if (typeof outcome === 'number') return outcome;
-      context.out(
-        context.json ? `${JSON.stringify(outcome.changes, null, 2)}\n` : describePlan(outcome.plan, outcome.changes),
-      );
-      return outcome.changes.length === 0 ? EXIT.ok : EXIT.differs;
-    },
-  },
+  validate: planCommand('validate', (file, outcome, json) =>
+    json
+      ? `${JSON.stringify(outcome, null, 2)}\n`
+      : `${file} is valid; applying it would:\n${describePlan(outcome.plan, outcome.changes)}`,
+  ),
+  diff: planCommand(
+    'diff',
+    (_file, outcome, json) =>
+      json ? `${JSON.stringify(outcome.changes, null, 2)}\n` : describePlan(outcome.plan, outcome.changes),
+    (outcome) => (outcome.changes.length === 0 ? EXIT.ok : EXIT.differs),
+  ),
   apply: {
     takesFile: true,
     async run(context, file, ifMatch) {

@@ -30,7 +30,7 @@ import { type ListenAddress, parseListenAddress } from '../net/listen-address';
 import { Pop3Server } from '../server/pop3-server';
 import { LoginThrottle, PasswdFileDatabase, PostgresUserDatabase, type UserDatabase, loadUserDbConfig } from '../users';
 import { VERSION } from '../version';
-import { fileOptions, flagList, givenFlags, readFlagFile } from './file-flags';
+import { valueOptions, flagList, givenFlags, readFlagFile } from './file-flags';
 
 /** How long SIGTERM waits for sessions to QUIT on their own before ending them, in seconds. */
 const DEFAULT_DRAIN_SECONDS = 10;
@@ -118,23 +118,28 @@ async function readAdminTls(files: AdminTlsFiles): Promise<AdminTlsOptions> {
   };
 }
 
+/** The flags that take a value, but for the admin listener's files (ADMIN_TLS_FLAGS). */
+const VALUE_FLAGS = [
+  'config',
+  'users',
+  'userdb',
+  'maildir-root',
+  'state-dir',
+  'admin-socket',
+  'admin-listen',
+  'drain-seconds',
+  'hostname',
+  'uidl',
+  'uidl-format',
+  'metrics-listen',
+] as const;
+
 async function parseOptions(argv: string[]): Promise<Options | 'version'> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      config: { type: 'string' },
-      users: { type: 'string' },
-      userdb: { type: 'string' },
-      'maildir-root': { type: 'string' },
-      'state-dir': { type: 'string' },
-      'admin-socket': { type: 'string' },
-      'admin-listen': { type: 'string' },
-      ...fileOptions(ADMIN_TLS_FLAGS),
-      'drain-seconds': { type: 'string' },
-      hostname: { type: 'string' },
-      uidl: { type: 'string' },
-      'uidl-format': { type: 'string' },
-      'metrics-listen': { type: 'string' },
+      ...valueOptions(VALUE_FLAGS),
+      ...valueOptions(ADMIN_TLS_FLAGS),
       demo: { type: 'boolean' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
