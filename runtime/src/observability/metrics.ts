@@ -33,6 +33,38 @@ const EXCLUDED_DEFAULTS = [
   'nodejs_active_requests_total',
 ];
 
+/** The HELP line of every series pop3d registers, by name: the catalogue an operator reads in /metrics. */
+const HELP = {
+  pop3d_up: 'Always 1 while the daemon answers.',
+  pop3d_listener_connections_total: 'Connections accepted or refused per listener.',
+  pop3d_connections_accepted_total: 'Connections admitted by connection control.',
+  pop3d_connections_refused_total:
+    'Connections refused before the greeting, by the rule that refused them and why (deny, permit, cap, proxy).',
+  pop3d_connections_open: 'Connections open now.',
+  pop3d_tls_handshake_failures_total:
+    'TLS handshakes (POP3S and STLS) that did not finish: refused, timed out or abandoned.',
+  pop3d_tls_handshakes_total: 'TLS handshakes (implicit TLS and STLS) by result and negotiated version.',
+  pop3d_sessions_open: 'POP3 sessions open now, by state.',
+  pop3d_session_duration_seconds: 'How long POP3 sessions lasted, from the greeting to the close.',
+  pop3d_logins_total: 'Login attempts by result and mechanism.',
+  pop3d_login_failure_delay_seconds: 'Delay the login throttle put before each failed login was answered.',
+  pop3d_commands_total: 'POP3 commands by verb and reply (ok, err).',
+  pop3d_messages_retrieved_total: 'Messages sent whole by RETR.',
+  pop3d_messages_deleted_total: 'Messages removed from the Maildir at QUIT (marked by DELE).',
+  pop3d_sent_bytes_total: 'Bytes written to POP3 clients (TLS records included), counted when a session closes.',
+  pop3d_maildir_scan_duration_seconds:
+    'Time to lock and list a mailbox at login (a listing reused from the cache included).',
+  pop3d_config_apply_duration_seconds:
+    'Time to apply a configuration (PUT /v1/config and the first one at start), whatever the result.',
+  pop3d_uptime_seconds: 'Seconds since the daemon started.',
+  pop3d_config_generation: 'Generation of the configuration in force.',
+  pop3d_config_applies_total: 'Configuration applies by result (validate dry runs that are invalid count as invalid).',
+  pop3d_admin_tls_handshake_failures_total:
+    'Handshakes refused on --admin-listen: no client certificate, one from another CA, or not TLS 1.3.',
+} as const;
+
+type SeriesName = keyof typeof HELP;
+
 /** Why a connection was refused before its greeting. `proxy`: a PROXY-protocol header was refused. */
 export type RefusalReason = 'deny' | 'permit' | 'cap' | 'proxy';
 export type LoginMechanism = 'USER' | 'PLAIN';
@@ -86,12 +118,11 @@ export class CommandCounter {
 export class DaemonMetrics {
   readonly registry = new Registry();
 
-  private readonly up = this.gauge('pop3d_up', 'Always 1 while the daemon answers.', ['version']);
+  private readonly up = this.gauge('pop3d_up', ['version']);
   /** Set by watch(): the listeners serving now, shown at 0 from the start so rate() has a first sample. */
   private listenerKeys: () => Iterable<string> = () => [];
   private readonly listenerConnections = this.counter(
     'pop3d_listener_connections_total',
-    'Connections accepted or refused per listener.',
     ['listener', 'outcome'],
     (counter) => {
       for (const listener of this.listenerKeys()) {
@@ -100,63 +131,21 @@ export class DaemonMetrics {
       }
     },
   );
-  private readonly accepted = this.counter(
-    'pop3d_connections_accepted_total',
-    'Connections admitted by connection control.',
-  );
-  private readonly refused = this.counter(
-    'pop3d_connections_refused_total',
-    'Connections refused before the greeting, by the rule that refused them and why (deny, permit, cap, proxy).',
-    ['rule', 'reason'],
-  );
-  private readonly connectionsOpen = this.gauge('pop3d_connections_open', 'Connections open now.');
-  private readonly tlsFailures = this.counter(
-    'pop3d_tls_handshake_failures_total',
-    'TLS handshakes (POP3S and STLS) that did not finish: refused, timed out or abandoned.',
-  );
-  private readonly tlsHandshakes = this.counter(
-    'pop3d_tls_handshakes_total',
-    'TLS handshakes (implicit TLS and STLS) by result and negotiated version.',
-    ['result', 'version'],
-  );
-  private readonly sessionsOpen = this.gauge('pop3d_sessions_open', 'POP3 sessions open now, by state.', ['state']);
-  private readonly sessionDuration = this.histogram(
-    'pop3d_session_duration_seconds',
-    'How long POP3 sessions lasted, from the greeting to the close.',
-    SESSION_BUCKETS,
-  );
-  private readonly logins = this.counter('pop3d_logins_total', 'Login attempts by result and mechanism.', [
-    'result',
-    'mechanism',
-  ]);
-  private readonly loginDelay = this.histogram(
-    'pop3d_login_failure_delay_seconds',
-    'Delay the login throttle put before each failed login was answered.',
-    DELAY_BUCKETS,
-  );
-  private readonly commands = this.counter('pop3d_commands_total', 'POP3 commands by verb and reply (ok, err).', [
-    'command',
-    'result',
-  ]);
-  private readonly retrieved = this.counter('pop3d_messages_retrieved_total', 'Messages sent whole by RETR.');
-  private readonly deleted = this.counter(
-    'pop3d_messages_deleted_total',
-    'Messages removed from the Maildir at QUIT (marked by DELE).',
-  );
-  private readonly sentBytes = this.counter(
-    'pop3d_sent_bytes_total',
-    'Bytes written to POP3 clients (TLS records included), counted when a session closes.',
-  );
-  private readonly scanDuration = this.histogram(
-    'pop3d_maildir_scan_duration_seconds',
-    'Time to lock and list a mailbox at login (a listing reused from the cache included).',
-    SCAN_BUCKETS,
-  );
-  private readonly applyDuration = this.histogram(
-    'pop3d_config_apply_duration_seconds',
-    'Time to apply a configuration (PUT /v1/config and the first one at start), whatever the result.',
-    APPLY_BUCKETS,
-  );
+  private readonly accepted = this.counter('pop3d_connections_accepted_total');
+  private readonly refused = this.counter('pop3d_connections_refused_total', ['rule', 'reason']);
+  private readonly connectionsOpen = this.gauge('pop3d_connections_open');
+  private readonly tlsFailures = this.counter('pop3d_tls_handshake_failures_total');
+  private readonly tlsHandshakes = this.counter('pop3d_tls_handshakes_total', ['result', 'version']);
+  private readonly sessionsOpen = this.gauge('pop3d_sessions_open', ['state']);
+  private readonly sessionDuration = this.histogram('pop3d_session_duration_seconds', SESSION_BUCKETS);
+  private readonly logins = this.counter('pop3d_logins_total', ['result', 'mechanism']);
+  private readonly loginDelay = this.histogram('pop3d_login_failure_delay_seconds', DELAY_BUCKETS);
+  private readonly commands = this.counter('pop3d_commands_total', ['command', 'result']);
+  private readonly retrieved = this.counter('pop3d_messages_retrieved_total');
+  private readonly deleted = this.counter('pop3d_messages_deleted_total');
+  private readonly sentBytes = this.counter('pop3d_sent_bytes_total');
+  private readonly scanDuration = this.histogram('pop3d_maildir_scan_duration_seconds', SCAN_BUCKETS);
+  private readonly applyDuration = this.histogram('pop3d_config_apply_duration_seconds', APPLY_BUCKETS);
 
   constructor() {
     // process_* and nodejs_* (resident memory, CPU, heap, event-loop lag, GC): the Node.js exporter convention.
@@ -172,15 +161,10 @@ export class DaemonMetrics {
   watch(sources: DaemonGaugeSources): void {
     this.up.set({ version: sources.version }, 1);
     this.listenerKeys = sources.listeners;
-    this.gauge('pop3d_uptime_seconds', 'Seconds since the daemon started.', [], (gauge) =>
-      gauge.set(Math.round((Date.now() - sources.startedAt) / 1000)),
-    );
-    this.gauge('pop3d_config_generation', 'Generation of the configuration in force.', [], (gauge) =>
-      gauge.set(sources.generation()),
-    );
+    this.gauge('pop3d_uptime_seconds', [], (gauge) => gauge.set(Math.round((Date.now() - sources.startedAt) / 1000)));
+    this.gauge('pop3d_config_generation', [], (gauge) => gauge.set(sources.generation()));
     this.counter(
       'pop3d_config_applies_total',
-      'Configuration applies by result (validate dry runs that are invalid count as invalid).',
       ['result'],
       // The controller keeps these counts for GET /v1/status; the series shows the same numbers.
       (counter) => {
@@ -188,15 +172,10 @@ export class DaemonMetrics {
         for (const [result, n] of Object.entries(sources.applies())) counter.inc({ result }, n);
       },
     );
-    this.counter(
-      'pop3d_admin_tls_handshake_failures_total',
-      'Handshakes refused on --admin-listen: no client certificate, one from another CA, or not TLS 1.3.',
-      [],
-      (counter) => {
-        counter.reset();
-        counter.inc(sources.adminHandshakeFailures());
-      },
-    );
+    this.counter('pop3d_admin_tls_handshake_failures_total', [], (counter) => {
+      counter.reset();
+      counter.inc(sources.adminHandshakeFailures());
+    });
   }
 
   /** Prometheus text exposition format (version 0.0.4). */
@@ -295,21 +274,22 @@ export class DaemonMetrics {
   }
 
   /** `beforeScrape` sets the series' values at each scrape (prom-client's `collect`). */
-  private counter(
-    name: string,
-    help: string,
-    labelNames: string[] = [],
-    beforeScrape?: (counter: Counter) => void,
-  ): Counter {
-    return new Counter({ name, help, labelNames, registers: [this.registry], ...collectWith(beforeScrape) });
+  private counter(name: SeriesName, labelNames: string[] = [], beforeScrape?: (counter: Counter) => void): Counter {
+    return new Counter({
+      name,
+      help: HELP[name],
+      labelNames,
+      registers: [this.registry],
+      ...collectWith(beforeScrape),
+    });
   }
 
-  private histogram(name: string, help: string, buckets: number[]): Histogram {
-    return new Histogram({ name, help, buckets, registers: [this.registry] });
+  private histogram(name: SeriesName, buckets: number[]): Histogram {
+    return new Histogram({ name, help: HELP[name], buckets, registers: [this.registry] });
   }
 
-  private gauge(name: string, help: string, labelNames: string[] = [], beforeScrape?: (gauge: Gauge) => void): Gauge {
-    return new Gauge({ name, help, labelNames, registers: [this.registry], ...collectWith(beforeScrape) });
+  private gauge(name: SeriesName, labelNames: string[] = [], beforeScrape?: (gauge: Gauge) => void): Gauge {
+    return new Gauge({ name, help: HELP[name], labelNames, registers: [this.registry], ...collectWith(beforeScrape) });
   }
 }
 
