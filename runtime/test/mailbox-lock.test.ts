@@ -63,6 +63,14 @@ describe('mailbox lock across pop3d processes on one Maildir tree', () => {
     const a = await login({ host: '127.0.0.1', port: ports[0]! }, 'alice', 'alice-pw');
     const lock = JSON.parse(await readFile(join(maildir, LOCK_FILE), 'utf8')) as { pid: number };
     assert.equal(lock.pid, daemons[0]!.process.pid);
+    // The Maildir and the state directory share a file system here: the lock is a hard link to the
+    // daemon's one lock file, so a login allocates no inode.
+    const [held, source] = await Promise.all([
+      stat(join(maildir, LOCK_FILE)),
+      stat(join(daemons[0]!.stateDir, 'mailbox-lock')),
+    ]);
+    assert.equal(held.ino, source.ino);
+    assert.equal(held.nlink, 2);
 
     const second = await passReply(ports[1]!, 'alice', 'alice-pw');
     assert.equal(second.reply, IN_USE);
