@@ -40,6 +40,7 @@ import {
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import type { Logger } from '../log';
+import { errno } from './fs-util';
 import { readMaildirFileSync } from './open-message';
 
 /** The lock file's name in the Maildir (beside new/, cur/, tmp/, where no client looks). */
@@ -97,7 +98,7 @@ function alive(pid: number): boolean {
     return true;
   } catch (err) {
     // EPERM: it exists, under another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return errno(err) === 'EPERM';
   }
 }
 
@@ -133,7 +134,7 @@ function createExclusive(file: string, content: string): FileIdentity | undefine
   try {
     fd = openSync(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    if (errno(err) === 'EEXIST') return undefined;
     throw err;
   }
   try {
@@ -159,7 +160,7 @@ function unlinkIfPresent(file: string): void {
   try {
     unlinkSync(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (errno(err) !== 'ENOENT') throw err;
   }
 }
 
@@ -203,7 +204,7 @@ export class LockSource {
         linkSync(this.file, file);
         return this.identity;
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
+        const code = errno(err);
         if (code === 'EEXIST') return undefined;
         if (code === 'ENOENT' && attempt === 0 && !exists(this.file)) {
           // Removed from under us: made again, with a new identity (locks held keep theirs).
@@ -282,7 +283,7 @@ function breakIfStale(file: string, log: Logger): boolean {
       const owner = parseOwner(text);
       return { owner, text, reason: staleReason(owner, statSync(file).mtimeMs, Date.now()) };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { owner: undefined, text: '', reason: 'gone' };
+      if (errno(err) === 'ENOENT') return { owner: undefined, text: '', reason: 'gone' };
       throw err;
     }
   };
@@ -326,7 +327,7 @@ function hold(file: string, made: FileIdentity, log: Logger): HeldMailboxLock {
     try {
       return identityOf(statSync(file, { bigint: true })) === made;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      if (errno(err) === 'ENOENT') return false;
       throw err;
     }
   };
