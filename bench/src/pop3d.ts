@@ -5,10 +5,11 @@
  * `pop3d.ready` log line. The admin API is reached over its Unix socket
  * with @pop3-iac/admin-client.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminRequest } from '@pop3-iac/admin-client';
 import { POP3D_BIN } from '@pop3-iac/test-kit';
+import type { ResultPromise } from 'execa' with { 'resolution-mode': 'import' };
 import { ServerProcess, type ServerSetup } from './server-process';
 import { asUser, chownTree, start } from './system';
 
@@ -91,14 +92,25 @@ export class Pop3d extends ServerProcess {
       ...(o.metricsPort ? ['--metrics-listen', `127.0.0.1:${o.metricsPort}`] : []),
     ];
     const [file, ...args] = asUser(node, o.nofile, o.account);
-    const child = (
-      await start(file!, args, {
-        // A heap snapshot is written into the working directory.
-        cwd: o.heapSnapshotDir ?? o.dir,
-        stdout: { file: this.logFile },
-        stderr: { file: this.logFile + '.err' },
-      })
-    ).child;
+    // The log file itself is pop3d's stdout, as with `pop3d >> file` (and as
+    // Dovecot writes its log_path): given as { file }, execa would pipe the
+    // lines through this process, so that each flush of pop3d's log also woke
+    // the load generator's machine share.
+    const logFd = openSync(this.logFile, 'a');
+    let child: ResultPromise;
+    try {
+      child = (
+        await start(file!, args, {
+          // A heap snapshot is written into the working directory.
+          cwd: o.heapSnapshotDir ?? o.dir,
+          // Any open descriptor works; execa's types spell out only 3 to 9.
+          stdout: logFd as 3,
+          stderr: { file: this.logFile + '.err' },
+        })
+      ).child;
+    } finally {
+      closeSync(logFd);
+    }
     this.child = child;
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {

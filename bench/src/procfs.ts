@@ -14,8 +14,12 @@ interface StatLine {
   ppid: number;
   /** utime + stime, in ticks. */
   self: number;
+  /** stime alone: the part spent in the kernel on the process's behalf (system calls, the network stack). */
+  selfKernel: number;
   /** cutime + cstime (children waited for), in ticks. */
   children: number;
+  /** cstime alone. */
+  childrenKernel: number;
 }
 
 function readStat(pid: number): StatLine | undefined {
@@ -32,7 +36,9 @@ function readStat(pid: number): StatLine | undefined {
     pid,
     ppid: Number(fields[1]),
     self: Number(fields[11]) + Number(fields[12]),
+    selfKernel: Number(fields[12]),
     children: Number(fields[13]) + Number(fields[14]),
+    childrenKernel: Number(fields[14]),
   };
 }
 
@@ -65,21 +71,33 @@ export function processTree(root: number): number[] {
   return out;
 }
 
+export interface TreeCpu {
+  /** User and kernel time together. */
+  total: number;
+  /** Kernel time alone. */
+  kernel: number;
+}
+
 /**
  * CPU seconds used so far by the tree under `root`: every live process's own
  * time, plus the root's reaped-children time (a Dovecot master reaps its
  * login and pop3 processes, so their whole lives are counted even after they
  * exit). A difference of two readings is the CPU spent in between.
  */
-export function treeCpuSeconds(root: number): number {
+export function treeCpuSeconds(root: number): TreeCpu {
   let ticks = 0;
+  let kernelTicks = 0;
   for (const pid of processTree(root)) {
     const stat = readStat(pid);
     if (!stat) continue;
     ticks += stat.self;
-    if (pid === root) ticks += stat.children;
+    kernelTicks += stat.selfKernel;
+    if (pid === root) {
+      ticks += stat.children;
+      kernelTicks += stat.childrenKernel;
+    }
   }
-  return ticks / CLOCK_TICKS_PER_SECOND;
+  return { total: ticks / CLOCK_TICKS_PER_SECOND, kernel: kernelTicks / CLOCK_TICKS_PER_SECOND };
 }
 
 /** CPU seconds of single processes (the load generator's workers, this process). */

@@ -3,7 +3,7 @@
  * same load generator. Each returns named figures; main.ts alternates the
  * servers and builds the table.
  */
-import { machineCpuSeconds, processesCpuSeconds, treeCpuSeconds, treeMemory, type Memory } from './procfs';
+import { machineCpuSeconds, processesCpuSeconds, treeCpuSeconds, treeMemory, type Memory, type TreeCpu } from './procfs';
 import type { Target } from './pop3-client';
 import { userName, type Window } from './protocol';
 import { mergeCounts, quantile, sum } from './stats';
@@ -60,7 +60,7 @@ export interface Outcome {
 
 interface CpuReading {
   at: number;
-  server: number;
+  server: TreeCpu;
   client: number;
   machine: ReturnType<typeof machineCpuSeconds>;
 }
@@ -77,7 +77,8 @@ function readCpu(ctx: Context, server: ServerUnderTest): CpuReading {
 /** CPU over an interval: seconds of each party, and cores (seconds per second of wall time). */
 function cpuBetween(a: CpuReading, b: CpuReading) {
   const wall = (b.at - a.at) / 1000;
-  const server = b.server - a.server;
+  const server = b.server.total - a.server.total;
+  const serverKernel = b.server.kernel - a.server.kernel;
   const client = b.client - a.client;
   const irq = b.machine.irq - a.machine.irq;
   const steal = b.machine.steal - a.machine.steal;
@@ -85,6 +86,7 @@ function cpuBetween(a: CpuReading, b: CpuReading) {
   return {
     wall,
     server,
+    serverKernel,
     client,
     other,
     serverCores: server / wall,
@@ -183,7 +185,7 @@ export async function fullSessions(ctx: Context, server: ServerUnderTest, secure
 export function sessionsOutcome(
   results: ReadonlyArray<{ completed?: number; latencies: number[]; errors: Record<string, number> }>,
   window: Window,
-  c: { server: number },
+  c: { server: number; serverKernel: number },
 ): Outcome {
   const completed = sum(results.map((r) => r.completed ?? 0));
   const latencies = results.flatMap((r) => r.latencies);
@@ -193,6 +195,7 @@ export function sessionsOutcome(
     figures: {
       rate: completed / (window.durationMs / 1000),
       cpuMsPerSession: completed > 0 ? (c.server * 1000) / completed : NaN,
+      kernelMsPerSession: completed > 0 ? (c.serverKernel * 1000) / completed : NaN,
       p50: quantile(latencies, 0.5),
       p99: quantile(latencies, 0.99),
       sessions: completed,
