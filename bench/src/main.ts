@@ -66,13 +66,15 @@ import {
   type Account,
 } from './system';
 import { WorkerPool } from './workers';
+import { NodeFloor } from './node-floor';
 import { startHaproxy, type Haproxy, type HaproxySection } from '@pop3-iac/test-kit';
 
 const USAGE = `usage: npm run bench [-- options]    (as root; builds first with tsc -b bench)
 
   --quick                 a 2-minute smoke run: short windows, one repetition, 1,000 idle sessions
   --only <list>           scenarios to run, e.g. a,b (default: a,b,c,d,e,f,g,h,i; g and i need no Dovecot)
-  --servers <list>        pop3d,dovecot-default,dovecot-performance (default: all three)
+  --servers <list>        pop3d,dovecot-default,dovecot-performance,node-floor (default: all four; node-floor,
+                          canned replies with no logic, runs only a and d: what Node and the kernel cost)
   --workers <n>           load-generator processes (default: the number of cores, at least 2)
   --duration <s>          counted seconds of each timed run (default 12; quick 4)
   --reps <n>              repetitions of each timed scenario per server (default 2; quick 1)
@@ -88,6 +90,8 @@ const END = '<!-- bench:end -->';
 const ALL_SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
 /** Scenarios on pop3d alone, run first: with only these, no Dovecot is installed or started. */
 const POP3D_ONLY = ['g', 'i'];
+/** Scenarios the Node floor (node-floor.ts) answers: the closed-loop sessions, plain and POP3S. */
+const FLOOR_SCENARIOS = ['a', 'd'];
 /** The size of scenario a's message, octets (about 4 KB). */
 const SMALL_MESSAGE = 4096;
 /** The size of scenario b's message, octets (20 MB). */
@@ -263,6 +267,7 @@ function generateData(root: string, account: Account, opts: Options): Data {
 interface Running {
   haproxy?: Haproxy;
   pop3d?: Pop3d;
+  floor?: NodeFloor;
   dovecots: Partial<Record<DovecotMode, Dovecot>>;
   pool?: WorkerPool;
   root?: string;
@@ -275,6 +280,7 @@ async function cleanup(): Promise<void> {
   running.pool?.stop();
   await Promise.allSettled([
     running.pop3d?.stop(),
+    running.floor?.stop(),
     running.haproxy?.stop(),
     ...Object.values(running.dovecots).map((d) => d?.stop()),
   ]);
@@ -402,6 +408,29 @@ async function main(): Promise<void> {
       ),
     );
   }
+  if (opts.servers.includes('node-floor') && opts.only.some((x) => FLOOR_SCENARIOS.includes(x))) {
+    const p = await ports();
+    const floor = new NodeFloor({
+      dir: root,
+      maildirRoot: data.mail,
+      usersFile: data.usersFile,
+      ...cert,
+      ...p,
+      nofile,
+      account,
+    });
+    running.floor = floor;
+    await floor.start();
+    servers.push({
+      ...serverOf(
+        'node-floor',
+        () => floor.pid,
+        p,
+        () => floor.restart(),
+      ),
+      serves: FLOOR_SCENARIOS.flatMap((x) => [x, `${x}/python`]),
+    });
+  }
   log(`servers up: ${servers.map((s) => `${s.id} (${s.plain.port}/${s.secure.port})`).join(', ')}`);
 
   const pool = new WorkerPool(opts.workers);
@@ -461,6 +490,7 @@ async function main(): Promise<void> {
     for (let rep = 0; rep < reps; rep++) {
       for (const server of rotation(rep)) {
         if (only && !only.includes(server.id)) continue;
+        if (server.serves && !server.serves.includes(scenario)) continue;
         const outcome = await run(server, rep);
         record(scenario, server.id, outcome);
         log(`  ${server.id} #${rep + 1}: ${summary(outcome)}`);
@@ -478,7 +508,7 @@ async function main(): Promise<void> {
     if (Object.keys(r.errors).length > 0) record('prime', server.id, { figures: {}, errors: r.errors });
   };
   if (opts.only.some((x) => x === 'a' || x === 'd'))
-    for (const server of servers) await primeRange(server, opts.settings.poolSize);
+    for (const server of servers) if (!server.serves) await primeRange(server, opts.settings.poolSize);
   const dovecotForC =
     servers.find((s) => s.id === 'dovecot-performance') ?? servers.find((s) => s.id === 'dovecot-default');
   if (opts.only.includes('c') && dovecotForC) await primeRange(dovecotForC, Math.max(...opts.settings.idleLevels));
@@ -550,8 +580,13 @@ async function main(): Promise<void> {
 
   pool.stop();
   const elapsed = (Date.now() - started) / 1000;
-  await Promise.allSettled([running.pop3d?.stop(), ...Object.values(running.dovecots).map((d) => d?.stop())]);
+  await Promise.allSettled([
+    running.pop3d?.stop(),
+    running.floor?.stop(),
+    ...Object.values(running.dovecots).map((d) => d?.stop()),
+  ]);
   running.pop3d = undefined;
+  running.floor = undefined;
   running.dovecots = {};
 
   notes.push(...clientBoundNotes(collected));

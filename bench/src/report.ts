@@ -1,6 +1,7 @@
 /**
  * The one table: absolute figures per server, pop3d's ratio to each Dovecot
- * mode, and each target (against Dovecot's high-performance mode
+ * mode, the Node floor's ratio to Dovecot's high-performance mode (what no
+ * Node server can go below: node-floor.ts), and each target (against Dovecot's high-performance mode
  * unless the target is absolute) with whether it is met.
  */
 import type { Figures, ServerId } from './scenarios';
@@ -8,12 +9,13 @@ import { fmt, median } from './stats';
 import { INDEPENDENT_RETR_CLIENTS, type RetrClient } from './independent-clients';
 import { MESSAGE_SHAPES, SHAPE_LABEL } from './message-shapes';
 
-export const SERVERS: ServerId[] = ['pop3d', 'dovecot-default', 'dovecot-performance'];
+export const SERVERS: ServerId[] = ['pop3d', 'dovecot-default', 'dovecot-performance', 'node-floor'];
 
 export const SERVER_LABEL: Record<ServerId, string> = {
   pop3d: 'pop3d',
   'dovecot-default': 'Dovecot default',
   'dovecot-performance': 'Dovecot high-perf',
+  'node-floor': 'Node floor',
 };
 
 /** Figures of each scenario, per server, one entry per repetition. */
@@ -262,6 +264,7 @@ export function buildTable(
     ...SERVERS.map((s) => SERVER_LABEL[s]),
     'pop3d ÷ default',
     'pop3d ÷ high-perf',
+    'floor ÷ high-perf',
     'target',
     'met',
   ];
@@ -272,7 +275,10 @@ export function buildTable(
     const cells = SERVERS.map((s) => row.keys.map((k) => fmt(value(collected, row.scenario, s, k))).join(' / '));
     const key = row.keys[0]!;
     const p = value(collected, row.scenario, 'pop3d', key);
-    const ratio = (s: ServerId) => (row.noRatio ? '' : fmt(p / value(collected, row.scenario, s, key), 2) + '×');
+    const ratioOf = (a: number, s: ServerId) =>
+      row.noRatio ? '' : fmt(a / value(collected, row.scenario, s, key), 2) + '×';
+    const ratio = (s: ServerId) => ratioOf(p, s);
+    const floor = value(collected, row.scenario, 'node-floor', key);
     let target = '';
     let met = '';
     if (row.target) {
@@ -301,6 +307,7 @@ export function buildTable(
       ...cells,
       ratio('dovecot-default'),
       ratio('dovecot-performance'),
+      Number.isFinite(floor) ? ratioOf(floor, 'dovecot-performance') : '',
       target,
       met,
     ]);

@@ -10,7 +10,7 @@ import { mergeCounts, quantile, sum } from './stats';
 import type { WorkerPool } from './workers';
 import { scrapeWhile } from './scraper';
 
-export type ServerId = 'pop3d' | 'dovecot-default' | 'dovecot-performance';
+export type ServerId = 'pop3d' | 'dovecot-default' | 'dovecot-performance' | 'node-floor';
 
 export interface ServerUnderTest {
   id: ServerId;
@@ -23,6 +23,8 @@ export interface ServerUnderTest {
   metricsPort?: number;
   /** The HAProxy frontend (send-proxy-v2) in front of the server's proxy listener; scenario h. */
   proxied: Target;
+  /** The only scenarios run against it (the Node floor: a, d and their Python runs); unset: all. */
+  serves?: readonly string[];
 }
 
 export interface Settings {
