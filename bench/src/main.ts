@@ -67,6 +67,7 @@ import {
 } from './system';
 import { WorkerPool } from './workers';
 import { NodeFloor } from './node-floor';
+import type { ServerProcess } from './server-process';
 import { startHaproxy, type Haproxy, type HaproxySection } from '@pop3-iac/test-kit';
 
 const USAGE = `usage: npm run bench [-- options]    (as root; builds first with tsc -b bench)
@@ -351,83 +352,50 @@ async function main(): Promise<void> {
     frontendPort: await freePort('127.0.0.1'),
   });
 
+  /** What every server is given: the same tree, users and certificate, and its own ports. */
+  const setupIn = async (dir: string) => ({
+    dir,
+    maildirRoot: data.mail,
+    usersFile: data.usersFile,
+    ...cert,
+    ...(await ports()),
+    nofile,
+    account,
+  });
+
   if (opts.servers.includes('pop3d')) {
-    const p = await ports();
     const metricsPort = opts.settings.scrapeEveryMs > 0 ? await freePort('127.0.0.1') : undefined;
     const dir = join(root, 'pop3d');
     mkdirSync(dir, { mode: 0o700 });
+    const setup = await setupIn(dir);
     const pop3d = new Pop3d({
-      dir,
-      maildirRoot: data.mail,
-      usersFile: data.usersFile,
-      ...cert,
-      ...p,
-      nofile,
-      account,
+      ...setup,
       cpuProfileDir: opts.profile ? profileDir : undefined,
       heapSnapshotDir: opts.heapSnapshot ? profileDir : undefined,
       metricsPort,
     });
     running.pop3d = pop3d;
     await pop3d.start();
-    balanced.push(balancedSection('pop3d', p));
-    servers.push({
-      ...serverOf(
-        'pop3d',
-        () => pop3d.pid,
-        p,
-        () => pop3d.restart(),
-      ),
-      metricsPort,
-    });
+    balanced.push(balancedSection('pop3d', setup));
+    servers.push({ ...serverOf('pop3d', pop3d, setup), metricsPort });
   }
   for (const mode of ['default', 'performance'] as const) {
     const id = `dovecot-${mode}` as ServerId;
     if (!opts.servers.includes(id)) continue;
-    const p = await ports();
-    const dovecot = new Dovecot({
-      mode,
-      dir: join(root, id),
-      maildirRoot: data.mail,
-      usersFile: data.usersFile,
-      ...cert,
-      ...p,
-      account,
-      cores: hw.cores,
-      nofile,
-    });
+    const setup = await setupIn(join(root, id));
+    const dovecot = new Dovecot({ ...setup, mode, cores: hw.cores });
     running.dovecots[mode] = dovecot;
     await dovecot.start();
-    balanced.push(balancedSection(id, p));
-    servers.push(
-      serverOf(
-        id,
-        () => dovecot.pid,
-        p,
-        () => dovecot.restart(),
-      ),
-    );
+    balanced.push(balancedSection(id, setup));
+    servers.push(serverOf(id, dovecot, setup));
   }
   if (opts.servers.includes('node-floor') && opts.only.some((x) => FLOOR_SCENARIOS.includes(x))) {
-    const p = await ports();
-    const floor = new NodeFloor({
-      dir: root,
-      maildirRoot: data.mail,
-      usersFile: data.usersFile,
-      ...cert,
-      ...p,
-      nofile,
-      account,
-    });
+    const setup = await setupIn(root);
+    const floor = new NodeFloor(setup);
     running.floor = floor;
     await floor.start();
     servers.push({
-      ...serverOf(
-        'node-floor',
-        () => floor.pid,
-        p,
-        () => floor.restart(),
-      ),
+      ...serverOf('node-floor', floor, setup),
       serves: FLOOR_SCENARIOS.flatMap((x) => [x, `${x}/python`]),
     });
   }
@@ -657,14 +625,13 @@ function balancedSection(id: ServerId, p: { proxyPort: number; frontendPort: num
 
 function serverOf(
   id: ServerId,
-  pid: () => number,
+  server: ServerProcess,
   p: { port: number; sslPort: number; frontendPort: number },
-  restart: () => Promise<void>,
 ): ServerUnderTest {
   return {
     id,
-    pid,
-    restart,
+    pid: () => server.pid,
+    restart: () => server.restart(),
     plain: { host: '127.0.0.1', port: p.port, tls: false },
     secure: { host: '127.0.0.1', port: p.sslPort, tls: true },
     proxied: { host: '127.0.0.1', port: p.frontendPort, tls: false },

@@ -3,7 +3,14 @@
  * same load generator. Each returns named figures; main.ts alternates the
  * servers and builds the table.
  */
-import { machineCpuSeconds, processesCpuSeconds, treeCpuSeconds, treeMemory, type Memory, type TreeCpu } from './procfs';
+import {
+  machineCpuSeconds,
+  processesCpuSeconds,
+  treeCpuSeconds,
+  treeMemory,
+  type Memory,
+  type TreeCpu,
+} from './procfs';
 import type { Target } from './pop3-client';
 import { userName, type Window } from './protocol';
 import { mergeCounts, quantile, sum } from './stats';
