@@ -1,8 +1,8 @@
 // Symlinks in a Maildir are never followed, against the real pop3d: a symlink
 // planted in one's own cur/ (to another user's message, to the passwd-file) is
 // not listed; one renamed over a listed message is not served; a Maildir (or
-// its cur/) that is a symlink to another user's is refused with [SYS/PERM],
-// also while that user is logged in.
+// its cur/, or the user's directory above it) that is a symlink to another
+// user's is refused with [SYS/PERM], also while that user is logged in.
 import { strict as assert } from 'node:assert';
 import { mkdir, readdir, rename, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ describe('symlinks in a Maildir are not followed', () => {
     port = await freePort();
     daemon = await startReadyDaemon({
       config: { binds: `127.0.0.1 ${port}` },
-      users: { alice: 'a-pass', mallory: 'm-pass', bob: 'b-pass', carol: 'c-pass', trent: 't-pass' },
+      users: { alice: 'a-pass', mallory: 'm-pass', bob: 'b-pass', carol: 'c-pass', trent: 't-pass', dave: 'd-pass' },
       mail: {
         alice: [{ content: ALICE_TEXT }],
         mallory: [
@@ -39,6 +39,8 @@ describe('symlinks in a Maildir are not followed', () => {
     // bob's Maildir is alice's.
     await mkdir(join(root, 'bob'));
     await symlink(join(root, 'alice', 'Maildir'), join(root, 'bob', 'Maildir'));
+    // dave's whole directory (the folder above the Maildir) is alice's.
+    await symlink(join(root, 'alice'), join(root, 'dave'));
     // carol's cur/ is alice's.
     for (const sub of ['new', 'tmp']) await mkdir(join(root, 'carol', 'Maildir', sub), { recursive: true });
     await symlink(join(root, 'alice', 'Maildir', 'cur'), join(root, 'carol', 'Maildir', 'cur'));
@@ -90,6 +92,17 @@ describe('symlinks in a Maildir are not followed', () => {
     } finally {
       alice.close();
       bob.close();
+    }
+  });
+
+  it("a user directory that is a symlink to another user's is refused with [SYS/PERM]", async () => {
+    const dave = await Pop3Client.open(opts());
+    try {
+      await dave.line();
+      await dave.command('USER dave');
+      assert.equal(await dave.command('PASS d-pass'), '-ERR [SYS/PERM] Mailbox cannot be opened');
+    } finally {
+      dave.close();
     }
   });
 
