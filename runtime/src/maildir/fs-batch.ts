@@ -14,6 +14,7 @@
 import { renameSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { serveRequests, WorkerClient } from '../threads/worker-rpc';
+import { errno } from './fs-util';
 import { MEASURE_CHUNK, measureMessageFileSync } from './measure-message';
 import { isRefusedEntry } from './open-message';
 
@@ -36,10 +37,6 @@ export const REFUSED = -4;
 const RENAMED = 0;
 
 type Request = { op: 'measure'; files: string[] } | { op: 'rename'; pairs: Array<[string, string]> };
-
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
 
 /** In a worker: one request, done with synchronous calls. */
 function serve(request: Request, buf: Buffer): Float64Array {
