@@ -74,6 +74,17 @@ const CLOSE_TIMEOUT_MS = 10 * 1000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Longest host name put in the greeting, in characters. */
 const MAX_GREETING_HOST = 200;
+
+/** The greeting of the last host name asked for: the name is the daemon's, the same for every connection. */
+let greeting: { hostname: string; line: string } | undefined;
+
+function greetingFor(hostname: string): string {
+  if (greeting?.hostname !== hostname) {
+    const host = hostname.replace(/[^\x21-\x7e]/g, '').slice(0, MAX_GREETING_HOST) || 'localhost';
+    greeting = { hostname, line: OK.greeting(host) };
+  }
+  return greeting.line;
+}
 /** Longest user name put in a log line, in characters. */
 const MAX_LOGGED_USER = 256;
 
@@ -252,11 +263,10 @@ export class Pop3Session extends EventEmitter {
     // No 'session.connect' line: a session logs 'login.succeeded', 'session.quit' and 'session.disconnect'
     // (the connection's end, when its slot is free again), three synchronous log writes per session instead
     // of five.
-    const host = this.env.hostname.replace(/[^\x21-\x7e]/g, '').slice(0, MAX_GREETING_HOST) || 'localhost';
     // RFC 1939 section 4: "Once the TCP connection has been opened by a POP3
     // client, the POP3 server issues a one line greeting." No APOP timestamp:
     // APOP is not offered.
-    this.send(OK.greeting(host));
+    this.send(greetingFor(this.env.hostname));
     this.touch();
     this.pump();
   }
