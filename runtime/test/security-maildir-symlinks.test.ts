@@ -47,6 +47,18 @@ describe('symlinks in a Maildir are not followed', () => {
   });
   after(() => daemon.stop('SIGKILL'));
 
+  /** A login with the right password whose mailbox is refused. */
+  const assertMailboxRefused = async (user: string, password: string) => {
+    const client = await Pop3Client.open(opts());
+    try {
+      await client.line();
+      await client.command(`USER ${user}`);
+      assert.equal(await client.command(`PASS ${password}`), '-ERR [SYS/PERM] Mailbox cannot be opened');
+    } finally {
+      client.close();
+    }
+  };
+
   it('a symlink in cur/ to another user message or to the passwd-file is not listed nor served', async () => {
     const wire = await login(opts(), 'mallory', 'm-pass');
     try {
@@ -96,25 +108,11 @@ describe('symlinks in a Maildir are not followed', () => {
   });
 
   it("a user directory that is a symlink to another user's is refused with [SYS/PERM]", async () => {
-    const dave = await Pop3Client.open(opts());
-    try {
-      await dave.line();
-      await dave.command('USER dave');
-      assert.equal(await dave.command('PASS d-pass'), '-ERR [SYS/PERM] Mailbox cannot be opened');
-    } finally {
-      dave.close();
-    }
+    await assertMailboxRefused('dave', 'd-pass');
   });
 
   it('a Maildir whose cur/ is a symlink to another user cur/ is refused with [SYS/PERM]', async () => {
-    const carol = await Pop3Client.open(opts());
-    try {
-      await carol.line();
-      await carol.command('USER carol');
-      assert.equal(await carol.command('PASS c-pass'), '-ERR [SYS/PERM] Mailbox cannot be opened');
-    } finally {
-      carol.close();
-    }
+    await assertMailboxRefused('carol', 'c-pass');
     // alice's mail is intact and still hers.
     const alice = await login(opts(), 'alice', 'a-pass');
     try {
