@@ -63,8 +63,12 @@ export interface Daemon {
   admin(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<AdminResponse>;
   /** SIGTERM and wait for exit; returns the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | undefined>;
-  /** Waits until a log line with this event appears. */
-  waitForEvent(event: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /**
+   * Waits until a log line with this event appears: the first one, or with
+   * `after` the one past the first `after` (a test that counted them before
+   * acting waits for the line its action makes, not one logged earlier).
+   */
+  waitForEvent(event: string, timeoutMs?: number, after?: number): Promise<Record<string, unknown>>;
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
@@ -138,10 +142,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       });
 
   // Generous: a loaded 2-core CI machine can take seconds to start a Node process.
-  const waitForEvent = (event: string, timeoutMs = 30_000) =>
+  const waitForEvent = (event: string, timeoutMs = 30_000, after = 0) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const check = () => {
-        const found = logEvents().find((e) => e.event === event);
+        const found = logEvents().filter((e) => e.event === event)[after];
         if (found) {
           cleanup();
           resolve(found);
